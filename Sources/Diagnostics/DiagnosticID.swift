@@ -33,6 +33,7 @@ public enum DiagnosticID: String, CaseIterable, Sendable {
     case unknownVariant = "unknown-variant"
     case unknownParameter = "unknown-parameter"
     case invalidSetFlag = "invalid-set-flag"
+    case ineffectiveSet = "ineffective-set"
     case modelTooLarge = "model-too-large"
 
     // Expressions.
@@ -79,6 +80,7 @@ public enum DiagnosticID: String, CaseIterable, Sendable {
         case .unknownVariant: "--variant names no entry of the spec's variants table"
         case .unknownParameter: "--set or a variant assigns a parameter the spec does not declare"
         case .invalidSetFlag: "a --set flag is not of the form name=value"
+        case .ineffectiveSet: "a --set parameter is never read (a variant sets what it would change)"
         case .modelTooLarge: "the elaborated model exceeds the layer-count limit (repeat counts too large)"
         case .expressionSyntax: "a $(...) expression does not parse"
         case .undefinedName: "an expression or $name refers to no parameter or local value"

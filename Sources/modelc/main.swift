@@ -1,1 +1,4 @@
+import Foundation
 import ModelcCLI
+
+exit(modelcMain(Array(Swift.CommandLine.arguments.dropFirst())))

@@ -1,0 +1,111 @@
+import Diagnostics
+import Foundation
+import Spec
+import YAML
+
+/// Entry point of the `modelc` executable. Returns the exit status: 0 success, 1 errors in the
+/// user's files, 2 usage errors.
+public func modelcMain(_ args: [String]) -> Int32 {
+    let cl = CommandLineSource(args)
+    guard let command = args.first else {
+        FileHandle.standardError.write(Data(usage.utf8))
+        return 2
+    }
+    do throws(UsageError) {
+        switch command {
+        case "check": return try check(cl)
+        case "summary": return try summary(cl)
+        case "generate": return try generate(cl)
+        case "help", "--help", "-h":
+            print(usage, terminator: "")
+            return 0
+        case "--version", "version":
+            print("modelc \(modelcVersion)")
+            return 0
+        default:
+            throw UsageError("unknown command '\(command)'\(didYouMean(command, commands))")
+        }
+    } catch {
+        let color = Terminal.stderrIsColorTTY
+        let prefix = color ? "\u{1B}[1mmodelc: \u{1B}[1;31merror:\u{1B}[0m " : "modelc: error: "
+        FileHandle.standardError.write(Data((prefix + error.description + "\n(see 'modelc help')\n").utf8))
+        return 2
+    }
+}
+
+public let modelcVersion = "0.1.0"
+let commands = ["check", "summary", "generate", "help"]
+
+let usage = """
+usage: modelc <command> [options]
+
+commands:
+  check SPEC [--variant V] [--set name=value]...
+      validate a spec: every error in one run; exit 0 when valid, 1 otherwise
+  summary SPEC [--variant V] [--set name=value]... [--format text|json] [--max-depth N]
+      per-layer output shapes, params and MACs, with totals (torchvision's counting)
+  generate [--check] [--specs DIR] [--out DIR]
+      rewrite (or, with --check, verify) the Generated/ outputs of every shipped spec
+  help
+      this text
+
+options:
+  --variant V        a row of the spec's variants table (e.g. resnet 18/34/50/101/152)
+  --set name=value   override a spec parameter (width=0.5, resolution=160, layers=[2,2,2,2])
+  --format F         text (default) or json
+  --max-depth N      collapse summary rows to N path components (1: stages, 2: blocks)
+
+exit status: 0 success, 1 errors in the spec or other input files, 2 usage errors.
+The spec language is documented in Specs/README.md.
+
+"""
+
+enum Terminal {
+    static var stderrIsColorTTY: Bool {
+        isatty(2) == 1 && ProcessInfo.processInfo.environment["NO_COLOR"] == nil && ProcessInfo.processInfo.environment["TERM"] != "dumb"
+    }
+}
+
+/// Parses the common spec flags and loads the model, printing diagnostics to stderr.
+func loadModel(_ cl: CommandLineSource, parsed: ParsedArguments) throws(UsageError) -> LoadedModel? {
+    guard parsed.positionals.count == 1 else {
+        throw UsageError(parsed.positionals.isEmpty ? "expected a spec file" : "expected one spec file; found \(parsed.positionals.count) arguments")
+    }
+    var request = SpecRequest(path: parsed.positionals[0].value)
+    if let v = parsed.values["variant"] {
+        request.variant = v.value
+        request.variantRange = cl.range(of: v.index, skip: v.skip)
+    }
+    request.sets = (parsed.repeated["set"] ?? []).map { ($0.value, cl.range(of: $0.index, skip: $0.skip)) }
+    let (model, diagnostics) = SpecLoader.load(request)
+    if !diagnostics.isEmpty {
+        let text = DiagnosticRenderer(color: Terminal.stderrIsColorTTY).render(diagnostics)
+        FileHandle.standardError.write(Data(text.utf8))
+    }
+    return model
+}
+
+func check(_ cl: CommandLineSource) throws(UsageError) -> Int32 {
+    let parsed = try ParsedArguments(cl, from: 1, valueFlags: ["variant"], repeatableFlags: ["set"])
+    guard let model = try loadModel(cl, parsed: parsed) else { return 1 }
+    let stats = IRStatistics(model)
+    print("\(parsed.positionals[0].value): ok: \(stats)")
+    return 0
+}
+
+func summary(_ cl: CommandLineSource) throws(UsageError) -> Int32 {
+    let parsed = try ParsedArguments(cl, from: 1, valueFlags: ["variant", "format", "max-depth"], repeatableFlags: ["set"])
+    let format = parsed.values["format"]?.value ?? "text"
+    guard format == "text" || format == "json" else { throw UsageError("--format expects text or json; found '\(format)'") }
+    let depth = try parsed.int("max-depth", range: 1...64)
+    guard let model = try loadModel(cl, parsed: parsed) else { return 1 }
+    let report = SummaryReport(model: model, maxDepth: depth)
+    print(format == "json" ? report.json().rendered() : report.text(), terminator: format == "json" ? "\n" : "")
+    return 0
+}
+
+/// One line for `check`: "50 layers, 25,557,032 params, output [1000]".
+func IRStatistics(_ model: LoadedModel) -> String {
+    let r = SummaryReport(model: model)
+    return "\(model.name)\(model.variant.map { " variant \($0)" } ?? ""): \(r.stats.rows.count) layers, \(grouped(r.stats.params)) params, output \(model.graph.outputShape)"
+}

@@ -1,0 +1,117 @@
+import Diagnostics
+import YAML
+
+/// Binds the model parameters: each takes, by precedence, its `--set` value, its value in the
+/// chosen variant, or its default (which may be an expression of earlier parameters, e.g.
+/// EfficientNet's compound scaling `width: $(1.1 ** phi)`).
+struct ParameterBinder {
+    let doc: SpecDocument
+    let request: SpecRequest
+
+    /// Binds into `env`; returns the variant in effect.
+    func bind(into env: Environment, diags: inout DiagnosticBag) -> String? {
+        let declared = doc.params.map(\.key)
+        // --set name=value
+        var sets: [String: (text: String, range: SourceRange?)] = [:]
+        for s in request.sets {
+            guard let eq = s.text.firstIndex(of: "="), eq != s.text.startIndex else {
+                diags.error(.invalidSetFlag, "expected --set name=value; found '\(s.text)'", at: s.range)
+                continue
+            }
+            let name = String(s.text[..<eq]), value = String(s.text[s.text.index(after: eq)...])
+            guard declared.contains(name) else {
+                let list = declared.isEmpty ? "the spec declares no parameters" : "the spec declares \(declared.joined(separator: ", "))"
+                diags.error(.unknownParameter, "--set names unknown parameter '\(name)'\(didYouMean(name, declared)); \(list)", at: s.range)
+                continue
+            }
+            sets[name] = (value, s.range)
+        }
+        // The variant.
+        var variant: String?
+        var entries: [YAMLPair] = []
+        let names = doc.variants.map(\.key)
+        if let requested = request.variant {
+            if let v = doc.variants.first(where: { $0.key == requested }) {
+                variant = requested
+                entries = v.value.mapping ?? []
+            } else {
+                let list = names.isEmpty ? "the spec defines no variants" : "variants are \(names.joined(separator: ", "))"
+                diags.error(.unknownVariant, "unknown variant '\(requested)'\(didYouMean(requested, names)); \(list)", at: request.variantRange,
+                            notes: doc.variantsRange.map { [Note("variants are defined here", at: $0)] } ?? [])
+            }
+        } else if let d = doc.defaultVariant {
+            if let v = doc.variants.first(where: { $0.key == d.name }) {
+                variant = d.name
+                entries = v.value.mapping ?? []
+            } else {
+                diags.error(.unknownVariant, "default_variant '\(d.name)' is not in the variants table\(didYouMean(d.name, names))", at: d.range)
+            }
+        }
+        for e in entries where !declared.contains(e.key) {
+            diags.error(.unknownParameter, "variant '\(variant ?? "")' sets undeclared parameter '\(e.key)'\(didYouMean(e.key, declared)); declare it under 'params'", at: e.keyRange)
+        }
+        // Bind in declaration order.
+        let elaborator = Elaborator(doc: doc, rootEnv: env)
+        let ctx = Elaborator.Context(env: env, path: "", trace: [])
+        for p in doc.params {
+            var notes: [Note] = []
+            var defaultNotes: [Note] = []
+            let defaultValue = elaborator.evaluate(p.value, ctx: ctx, notes: &defaultNotes)
+            var value = defaultValue
+            if let s = sets[p.key] {
+                value = Self.commandLineValue(s.text, env: env)
+                notes = [Note("'\(p.key)' is \(s.text), set on the command line", at: s.range)]
+                if let v = value, let d = defaultValue, !Self.compatible(v, d) {
+                    diags.error(.typeMismatch, "--set \(p.key) expects \(d.typeDescription) like its default \(d); found \(v.typeDescription) \(v)", at: s.range,
+                                notes: [Note("'\(p.key)' is declared here", at: p.keyRange)])
+                    value = nil
+                }
+            } else if let e = entries.first(where: { $0.key == p.key }) {
+                var entryNotes: [Note] = []
+                value = elaborator.evaluate(e.value, ctx: ctx, notes: &entryNotes)
+                notes = entryNotes
+                if let v = value, let d = defaultValue, !Self.compatible(v, d) {
+                    diags.error(.typeMismatch, "variant '\(variant ?? "")' gives '\(p.key)' \(v.typeDescription) \(v); its default is \(d.typeDescription) \(d)", at: e.value.range)
+                    value = nil
+                }
+            } else {
+                notes = defaultNotes
+            }
+            if case .int(let i) = value, case .float = defaultValue { value = .float(Double(i)) }
+            if let value { env.define(p.key, Binding(value: value, notes: notes)) }
+        }
+        diags.append(contentsOf: elaborator.diags.all)
+        return variant
+    }
+
+    /// A `--set` value: an expression (`0.5`, `[2, 2, 2, 2]`, `$(1.1 ** 2)` without the `$()`),
+    /// or, if it is not one, the text as a string (`--set act=silu`).
+    static func commandLineValue(_ text: String, env: Environment) -> Value? {
+        let body = text.hasPrefix("$(") && text.hasSuffix(")") ? String(text.dropFirst(2).dropLast()) : text
+        if let e = try? ExpressionParser.parse(body) {
+            if case .name = e { return .string(text) }
+            var ev = Evaluator(env: env)
+            if let v = try? ev.evaluate(e) { return v }
+        }
+        return .string(text)
+    }
+
+    static func compatible(_ v: Value, _ d: Value) -> Bool {
+        switch (v, d) {
+        case (.int, .int), (.int, .float), (.float, .float), (.bool, .bool), (.string, .string), (.list, .list), (_, .null), (.null, _): true
+        default: false
+        }
+    }
+
+    /// A `--set` that nothing read changed nothing: say so instead of silently ignoring it
+    /// (e.g. `--set phi=2` while a variant pins width, depth and resolution).
+    func reportUnusedSets(env: Environment, variant: String?, diags: inout DiagnosticBag) {
+        for s in request.sets {
+            guard let eq = s.text.firstIndex(of: "=") else { continue }
+            let name = String(s.text[..<eq])
+            guard doc.params.contains(where: { $0.key == name }), !env.reads.contains(name) else { continue }
+            let why = variant.map { " with variant '\($0)' (which sets the parameters that would read it)" } ?? ""
+            diags.error(.ineffectiveSet, "--set \(name) has no effect\(why)", at: s.range)
+        }
+    }
+}

@@ -1,0 +1,60 @@
+import YAML
+
+/// A value of the spec language: what a YAML scalar or a `$(...)` expression denotes.
+public enum Value: Sendable, Equatable, CustomStringConvertible {
+    case null
+    case bool(Bool)
+    case int(Int)
+    case float(Double)
+    case string(String)
+    case list([Value])
+
+    /// The value of a plain YAML scalar by the core schema; quoted scalars are strings.
+    init(scalar: String, plain: Bool) {
+        guard plain else { self = .string(scalar); return }
+        switch YAMLScalar.resolve(scalar) {
+        case .null: self = .null
+        case .bool(let b): self = .bool(b)
+        case .int(let i): self = .int(i)
+        case .float(let d): self = .float(d)
+        case .string(let s): self = .string(s)
+        }
+    }
+
+    /// "an integer", "a list", ... for "expected X, found Y" messages.
+    public var typeDescription: String {
+        switch self {
+        case .null: "null"
+        case .bool: "a boolean"
+        case .int: "an integer"
+        case .float: "a number"
+        case .string: "a string"
+        case .list: "a list"
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .null: "null"
+        case .bool(let b): b ? "true" : "false"
+        case .int(let i): String(i)
+        case .float(let d): formatNumber(d)
+        case .string(let s): "'\(s)'"
+        case .list(let l): "[" + l.map(\.description).joined(separator: ", ") + "]"
+        }
+    }
+
+    var asDouble: Double? {
+        switch self {
+        case .int(let i): Double(i)
+        case .float(let d): d
+        default: nil
+        }
+    }
+}
+
+/// Shortest faithful text of a double: `1.0`, `0.25`, `1e-05`.
+func formatNumber(_ d: Double) -> String {
+    if d.isFinite, d == d.rounded(), abs(d) < 1e15 { return String(Int(d)) + ".0" }
+    return "\(d)"
+}
