@@ -1,0 +1,158 @@
+// Activation functions, applied as epilogues while an output tile is still in registers.
+//
+// Every optimized kernel funnels its activation through `activate(_:_:)` on `SIMD16<Float>`
+// so that all kernels agree bit-for-bit on what, e.g., SiLU of a value is. The transcendental
+// ones (sigmoid, tanh, silu) use a vectorized exp (`exp16`) that is accurate to a few ulp;
+// they are kept out of line so a microkernel that inlines the cheap activations (ReLU & co.)
+// does not grow by the polynomial code.
+
+/// Activation applied after bias and residual. Definitions follow PyTorch exactly:
+/// relu6 = min(max(x, 0), 6), hardswish = x * relu6(x + 3) / 6, hardsigmoid = relu6(x + 3) / 6,
+/// leakyRelu(slope) = x >= 0 ? x : slope * x, silu = x * sigmoid(x).
+public enum Activation: Sendable, Hashable {
+    case none
+    case relu
+    case relu6
+    case leakyRelu(Float)
+    case sigmoid
+    case tanh
+    case silu
+    case hardswish
+    case hardsigmoid
+}
+
+/// Vectorized e^x for `Float` lanes: Cody-Waite range reduction x = n*ln2 + r, |r| <= ln2/2,
+/// a degree-6 polynomial for e^r (max relative error ~1.5e-7), and 2^n built in the exponent bits.
+/// Lanes below -87.3 return 0 and lanes above 88.7 saturate at FLT_MAX-ish (`e^88.7`).
+@inline(__always)
+public func exp16(_ x: SIMD16<Float>) -> SIMD16<Float> {
+    let hi = SIMD16<Float>(repeating: 88.72283)
+    let lo = SIMD16<Float>(repeating: -87.33654)
+    let xc = x.clamped(lowerBound: lo, upperBound: hi)
+    let n = (xc * SIMD16<Float>(repeating: 1.44269504088896341)).rounded(.toNearestOrEven)
+    // ln2 split so that n * ln2Hi is exact for |n| <= 128.
+    var r = xc.addingProduct(n, SIMD16<Float>(repeating: -0.693359375))
+    r = r.addingProduct(n, SIMD16<Float>(repeating: 2.12194440e-4))
+    // Taylor/minimax coefficients (Cephes expf).
+    var p = SIMD16<Float>(repeating: 1.3981999507e-3).addingProduct(SIMD16<Float>(repeating: 1.9875691500e-4), r)
+    p = SIMD16<Float>(repeating: 8.3334519073e-3).addingProduct(p, r)
+    p = SIMD16<Float>(repeating: 4.1665795894e-2).addingProduct(p, r)
+    p = SIMD16<Float>(repeating: 1.6666665459e-1).addingProduct(p, r)
+    p = SIMD16<Float>(repeating: 5.0000001201e-1).addingProduct(p, r)
+    let r2 = r * r
+    let er = (r + SIMD16<Float>(repeating: 1)).addingProduct(p, r2)
+    // 2^n: n in [-126, 128]; split into two factors so n = 128 does not overflow the exponent.
+    let ni = SIMD16<Int32>(n)
+    let n1 = ni &>> 1
+    let n2 = ni &- n1
+    let s1 = unsafeBitCast((n1 &+ 127) &<< 23, to: SIMD16<Float>.self)
+    let s2 = unsafeBitCast((n2 &+ 127) &<< 23, to: SIMD16<Float>.self)
+    let y = er * s1 * s2
+    return y.replacing(with: SIMD16<Float>(repeating: 0), where: x .< lo)
+}
+
+/// |x| by clearing the sign bits.
+@inline(__always)
+public func abs16(_ x: SIMD16<Float>) -> SIMD16<Float> {
+    unsafeBitCast(unsafeBitCast(x, to: SIMD16<UInt32>.self) & SIMD16<UInt32>(repeating: 0x7fff_ffff), to: SIMD16<Float>.self)
+}
+
+/// Logistic sigmoid with full relative accuracy on both tails: for x >= 0 it is 1 / (1 + e^-x),
+/// for x < 0 it is e^x / (1 + e^x), both from the same e^-|x|.
+@inline(never)
+public func sigmoid16(_ x: SIMD16<Float>) -> SIMD16<Float> {
+    let e = exp16(-abs16(x))
+    let s = SIMD16<Float>(repeating: 1) / (SIMD16<Float>(repeating: 1) + e)
+    return s.replacing(with: e * s, where: x .< 0)
+}
+
+/// SiLU (swish): x * sigmoid(x).
+@inline(never)
+public func silu16(_ x: SIMD16<Float>) -> SIMD16<Float> {
+    let e = exp16(-abs16(x))
+    let s = SIMD16<Float>(repeating: 1) / (SIMD16<Float>(repeating: 1) + e)
+    return x * s.replacing(with: e * s, where: x .< 0)
+}
+
+/// tanh. For |x| >= 0.4: sign(x) * (1 - 2 / (e^(2|x|) + 1)) (at most ~1.5 bits lost to
+/// cancellation at the threshold); below it the odd Taylor series through x^13, whose
+/// truncation error there is < 1e-8 relative.
+@inline(never)
+public func tanh16(_ x: SIMD16<Float>) -> SIMD16<Float> {
+    let ax = abs16(x)
+    let e = exp16(SIMD16<Float>(repeating: 2) * ax)
+    var big = SIMD16<Float>(repeating: 1) - SIMD16<Float>(repeating: 2) / (e + SIMD16<Float>(repeating: 1))
+    big = big.replacing(with: SIMD16<Float>(repeating: 1), where: ax .> 9)
+    let x2 = x * x
+    var p = SIMD16<Float>(repeating: 21844.0 / 6081075.0)
+    p = SIMD16<Float>(repeating: -1382.0 / 155925.0).addingProduct(p, x2)
+    p = SIMD16<Float>(repeating: 62.0 / 2835.0).addingProduct(p, x2)
+    p = SIMD16<Float>(repeating: -17.0 / 315.0).addingProduct(p, x2)
+    p = SIMD16<Float>(repeating: 2.0 / 15.0).addingProduct(p, x2)
+    p = SIMD16<Float>(repeating: -1.0 / 3.0).addingProduct(p, x2)
+    let small = x.addingProduct(x * x2, p)
+    let signed = big.replacing(with: -big, where: x .< 0)
+    return signed.replacing(with: small, where: ax .< 0.4)
+}
+
+/// Applies `act` to 16 lanes. Cheap activations are inlined; exp-based ones call out of line.
+@inline(__always)
+public func activate(_ v: SIMD16<Float>, _ act: Activation) -> SIMD16<Float> {
+    switch act {
+    case .none:
+        return v
+    case .relu:
+        return pointwiseMax(v, SIMD16<Float>(repeating: 0))
+    case .relu6:
+        return v.clamped(lowerBound: SIMD16<Float>(repeating: 0), upperBound: SIMD16<Float>(repeating: 6))
+    case .leakyRelu(let slope):
+        return v.replacing(with: v * SIMD16<Float>(repeating: slope), where: v .< 0)
+    case .sigmoid:
+        return sigmoid16(v)
+    case .tanh:
+        return tanh16(v)
+    case .silu:
+        return silu16(v)
+    case .hardswish:
+        let r6 = (v + SIMD16<Float>(repeating: 3))
+            .clamped(lowerBound: SIMD16<Float>(repeating: 0), upperBound: SIMD16<Float>(repeating: 6))
+        return v * r6 / SIMD16<Float>(repeating: 6)
+    case .hardsigmoid:
+        let r6 = (v + SIMD16<Float>(repeating: 3))
+            .clamped(lowerBound: SIMD16<Float>(repeating: 0), upperBound: SIMD16<Float>(repeating: 6))
+        return r6 / SIMD16<Float>(repeating: 6)
+    }
+}
+
+/// Scalar activation, computed through the vector path so tails agree with vector lanes bit-for-bit.
+@inline(__always)
+public func activate(_ x: Float, _ act: Activation) -> Float {
+    if case .none = act { return x }
+    return activate(SIMD16<Float>(repeating: x), act)[0]
+}
+
+/// Loads `count` (< 16) floats into the low lanes, zero elsewhere. Used only at channel tails.
+@inline(__always)
+func loadPartial(_ p: UnsafePointer<Float>, _ count: Int) -> SIMD16<Float> {
+    var v = SIMD16<Float>(repeating: 0)
+    for j in 0..<count { v[j] = p[j] }
+    return v
+}
+
+/// Stores the low `count` (< 16) lanes.
+@inline(__always)
+func storePartial(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>, _ count: Int) {
+    for j in 0..<count { p[j] = v[j] }
+}
+
+/// Unaligned 16-float load.
+@inline(__always)
+func load16(_ p: UnsafePointer<Float>) -> SIMD16<Float> {
+    UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self)
+}
+
+/// Unaligned 16-float store.
+@inline(__always)
+func store16(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>) {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD16<Float>.self)
+}
