@@ -28,7 +28,7 @@ public enum Activation: Sendable, Hashable {
 public func exp16(_ x: SIMD16<Float>) -> SIMD16<Float> {
     let hi = SIMD16<Float>(repeating: 88.72283)
     let lo = SIMD16<Float>(repeating: -87.33654)
-    let xc = x.clamped(lowerBound: lo, upperBound: hi)
+    let xc = clamp16(x, lo, hi)
     let n = (xc * SIMD16<Float>(repeating: 1.44269504088896341)).rounded(.toNearestOrEven)
     // ln2 split so that n * ln2Hi is exact for |n| <= 128.
     var r = xc.addingProduct(n, SIMD16<Float>(repeating: -0.693359375))
@@ -49,6 +49,13 @@ public func exp16(_ x: SIMD16<Float>) -> SIMD16<Float> {
     let s2 = unsafeBitCast((n2 &+ 127) &<< 23, to: SIMD16<Float>.self)
     let y = er * s1 * s2
     return y.replacing(with: SIMD16<Float>(repeating: 0), where: x .< lo)
+}
+
+/// min(max(x, lo), hi) lane-wise. (The stdlib's generic `clamped(lowerBound:upperBound:)`
+/// is not lowered to vector min/max and costs more than a whole GEMM tile; never use it here.)
+@inline(__always)
+public func clamp16(_ x: SIMD16<Float>, _ lo: SIMD16<Float>, _ hi: SIMD16<Float>) -> SIMD16<Float> {
+    pointwiseMin(pointwiseMax(x, lo), hi)
 }
 
 /// |x| by clearing the sign bits.
@@ -104,7 +111,7 @@ public func activate(_ v: SIMD16<Float>, _ act: Activation) -> SIMD16<Float> {
     case .relu:
         return pointwiseMax(v, SIMD16<Float>(repeating: 0))
     case .relu6:
-        return v.clamped(lowerBound: SIMD16<Float>(repeating: 0), upperBound: SIMD16<Float>(repeating: 6))
+        return clamp16(v, SIMD16<Float>(repeating: 0), SIMD16<Float>(repeating: 6))
     case .leakyRelu(let slope):
         return v.replacing(with: v * SIMD16<Float>(repeating: slope), where: v .< 0)
     case .sigmoid:
@@ -114,12 +121,10 @@ public func activate(_ v: SIMD16<Float>, _ act: Activation) -> SIMD16<Float> {
     case .silu:
         return silu16(v)
     case .hardswish:
-        let r6 = (v + SIMD16<Float>(repeating: 3))
-            .clamped(lowerBound: SIMD16<Float>(repeating: 0), upperBound: SIMD16<Float>(repeating: 6))
+        let r6 = clamp16(v + SIMD16<Float>(repeating: 3), SIMD16<Float>(repeating: 0), SIMD16<Float>(repeating: 6))
         return v * r6 / SIMD16<Float>(repeating: 6)
     case .hardsigmoid:
-        let r6 = (v + SIMD16<Float>(repeating: 3))
-            .clamped(lowerBound: SIMD16<Float>(repeating: 0), upperBound: SIMD16<Float>(repeating: 6))
+        let r6 = clamp16(v + SIMD16<Float>(repeating: 3), SIMD16<Float>(repeating: 0), SIMD16<Float>(repeating: 6))
         return r6 / SIMD16<Float>(repeating: 6)
     }
 }
@@ -135,14 +140,14 @@ public func activate(_ x: Float, _ act: Activation) -> Float {
 @inline(__always)
 func loadPartial(_ p: UnsafePointer<Float>, _ count: Int) -> SIMD16<Float> {
     var v = SIMD16<Float>(repeating: 0)
-    for j in 0..<count { v[j] = p[j] }
+    withUnsafeMutableBytes(of: &v) { $0.baseAddress!.copyMemory(from: p, byteCount: count * 4) }
     return v
 }
 
 /// Stores the low `count` (< 16) lanes.
 @inline(__always)
 func storePartial(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>, _ count: Int) {
-    for j in 0..<count { p[j] = v[j] }
+    withUnsafeBytes(of: v) { UnsafeMutableRawPointer(p).copyMemory(from: $0.baseAddress!, byteCount: count * 4) }
 }
 
 /// Unaligned 16-float load.
