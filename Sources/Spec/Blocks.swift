@@ -121,7 +121,7 @@ extension Elaborator {
                 case "shortcut":
                     let modes = ["identity", "project", "when_same_shape"]
                     guard modes.contains(s) else {
-                        report(.invalidValue, "unknown shortcut '\(s)'\(didYouMean(s, modes)); expected identity, project or when_same_shape", at: p.value.range, ctx: ctx)
+                        report(.invalidValue, "unknown shortcut '\(s)'; expected identity, project or when_same_shape\(didYouMean(s, modes))", at: p.value.range, ctx: ctx)
                         return nil
                     }
                     shortcut = s

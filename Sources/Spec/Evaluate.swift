@@ -13,8 +13,9 @@ final class Environment {
     private var values: [String: Binding] = [:]
     private(set) var order: [String] = []
     let parent: Environment?
-    /// Names read through this scope chain (the root records command-line parameters read).
-    private(set) var reads: Set<String> = []
+    /// Every successful lookup of a name defined in this scope, in order: the root's log tells
+    /// which model parameters anything read (to report a `--set` that changes nothing).
+    private(set) var readLog: [String] = []
 
     init(parent: Environment?) { self.parent = parent }
 
@@ -25,7 +26,7 @@ final class Environment {
 
     func lookup(_ name: String) -> Binding? {
         if let b = values[name] {
-            reads.insert(name)
+            readLog.append(name)
             return b
         }
         return parent?.lookup(name)

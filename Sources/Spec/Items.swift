@@ -18,7 +18,8 @@ struct ItemSyntax {
 
 extension Elaborator {
     func parseItem(_ item: YAMLNode, ctx: Context) -> ItemSyntax? {
-        let allKinds = LayerKind.allCases.map(\.rawValue) + doc.blocks.keys.sorted()
+        // Only for suggestions: building it for every item made large models slow to elaborate.
+        func allKinds() -> [String] { LayerKind.allCases.map(\.rawValue) + doc.blocks.keys.sorted() }
         if case .scalar(let s, _) = item.content {
             if let kind = LayerKind(rawValue: s) {
                 if kind.args.contains(where: \.required) {
@@ -30,7 +31,7 @@ extension Elaborator {
             if doc.blocks[s] != nil {
                 return ItemSyntax(kind: .block, blockName: s, kindKeyRange: item.range, range: item.range, args: [:], first: [:], meta: [:])
             }
-            report(.unknownLayerKind, "unknown layer kind '\(s)'\(didYouMean(s, allKinds))", at: item.range, ctx: ctx)
+            report(.unknownLayerKind, "unknown layer kind '\(s)'\(didYouMean(s, allKinds()))", at: item.range, ctx: ctx)
             return nil
         }
         guard let pairs = item.mapping else {
@@ -52,7 +53,7 @@ extension Elaborator {
             }
             let knownArgs = Set(LayerKind.allCases.flatMap { $0.args.map(\.name) })
             if let suspect = rest.first(where: { !knownArgs.contains($0.key) }) {
-                report(.unknownLayerKind, "unknown layer kind '\(suspect.key)'\(didYouMean(suspect.key, allKinds))", at: suspect.keyRange, ctx: ctx)
+                report(.unknownLayerKind, "unknown layer kind '\(suspect.key)'\(didYouMean(suspect.key, allKinds()))", at: suspect.keyRange, ctx: ctx)
             } else {
                 report(.ambiguousLayerKind, "this layer item names no layer kind (expected a key such as conv2d, linear, relu or a block name)", at: item.range, ctx: ctx)
             }

@@ -35,6 +35,22 @@ public enum SpecLoader {
     /// errors; diagnostics come back in source order of discovery, all of them.
     public static func load(_ request: SpecRequest, limits: YAMLLimits = YAMLLimits()) -> (model: LoadedModel?, diagnostics: [Diagnostic]) {
         let (file, root, yamlDiagnostics) = YAMLParser.parseFile(atPath: request.path, limits: limits)
+        return elaborate(file: file, root: root, yamlDiagnostics: yamlDiagnostics, request: request)
+    }
+
+    /// Like `load`, for spec text already in memory (`request.path` names it in diagnostics).
+    /// The fuzzer's entry point.
+    public static func load(bytes: [UInt8], request: SpecRequest, limits: YAMLLimits = YAMLLimits()) -> (model: LoadedModel?, diagnostics: [Diagnostic]) {
+        guard bytes.count <= limits.maxFileBytes else {
+            return (nil, [Diagnostic(.fileTooLarge, "'\(request.path)' has \(bytes.count) bytes; a spec may have at most \(limits.maxFileBytes)", at: nil)])
+        }
+        let file = SourceFile(path: request.path, text: String(decoding: bytes, as: UTF8.self))
+        let (root, yamlDiagnostics) = YAMLParser.parse(bytes, file: file, limits: limits)
+        return elaborate(file: file, root: root, yamlDiagnostics: yamlDiagnostics, request: request)
+    }
+
+    private static func elaborate(file: SourceFile?, root: YAMLNode?, yamlDiagnostics: [Diagnostic],
+                                  request: SpecRequest) -> (model: LoadedModel?, diagnostics: [Diagnostic]) {
         var diags = DiagnosticBag()
         diags.append(contentsOf: yamlDiagnostics)
         guard let file, let root, !diags.hasErrors else { return (nil, diags.all) }
@@ -42,7 +58,7 @@ public enum SpecLoader {
 
         let env = Environment(parent: nil)
         let binder = ParameterBinder(doc: doc, request: request)
-        let variant = binder.bind(into: env, diags: &diags)
+        let bound = binder.bind(into: env, diags: &diags)
         let elaborator = Elaborator(doc: doc, rootEnv: env)
         elaborator.diags = diags
         let ctx = Elaborator.Context(env: env, path: "", trace: [])
@@ -61,10 +77,10 @@ public enum SpecLoader {
             }
         }
         diags = elaborator.diags
-        binder.reportUnusedSets(env: env, variant: variant, diags: &diags)
+        binder.reportUnusedSets(env: env, bound: bound, diags: &diags)
         guard let graph, !diags.hasErrors else { return (nil, diags.all) }
         let parameters = doc.params.compactMap { p in env.lookup(p.key).map { (p.key, $0.value.description) } }
-        return (LoadedModel(graph: graph, name: doc.name, variant: variant, variants: doc.variants.map(\.key), parameters: parameters), diags.all)
+        return (LoadedModel(graph: graph, name: doc.name, variant: bound.variant, variants: doc.variants.map(\.key), parameters: parameters), diags.all)
     }
 
     /// The variants a spec defines (file order) and its default, without elaborating it; nil if

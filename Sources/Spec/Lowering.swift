@@ -176,7 +176,7 @@ extension Elaborator {
         if name == "leaky_relu" { return .some(.leakyRelu(slope: slope)) }
         if let a = Activation.all[name] { return .some(a) }
         let names = Activation.all.keys.sorted() + (allowNone ? ["none"] : [])
-        report(.unknownActivation, "unknown activation '\(name)'\(didYouMean(name, names)); expected one of \(names.joined(separator: ", "))", at: range, ctx: ctx)
+        report(.unknownActivation, "unknown activation '\(name)'; expected one of \(names.joined(separator: ", "))\(didYouMean(name, names))", at: range, ctx: ctx)
         return nil
     }
 

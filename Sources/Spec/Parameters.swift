@@ -8,8 +8,17 @@ struct ParameterBinder {
     let doc: SpecDocument
     let request: SpecRequest
 
-    /// Binds into `env`; returns the variant in effect.
-    func bind(into env: Environment, diags: inout DiagnosticBag) -> String? {
+    /// The outcome of binding: the variant in effect, and for each parameter that took its
+    /// default, the parameters that default read (so that reading `width` counts as reading `phi`).
+    struct Bound {
+        var variant: String?
+        var defaultDependencies: [String: Set<String>] = [:]
+        /// Position in the root scope's read log where elaboration started.
+        var readMark = 0
+    }
+
+    /// Binds into `env`.
+    func bind(into env: Environment, diags: inout DiagnosticBag) -> Bound {
         let declared = doc.params.map(\.key)
         // --set name=value
         var sets: [String: (text: String, range: SourceRange?)] = [:]
@@ -21,7 +30,7 @@ struct ParameterBinder {
             let name = String(s.text[..<eq]), value = String(s.text[s.text.index(after: eq)...])
             guard declared.contains(name) else {
                 let list = declared.isEmpty ? "the spec declares no parameters" : "the spec declares \(declared.joined(separator: ", "))"
-                diags.error(.unknownParameter, "--set names unknown parameter '\(name)'\(didYouMean(name, declared)); \(list)", at: s.range)
+                diags.error(.unknownParameter, "--set names unknown parameter '\(name)'; \(list)\(didYouMean(name, declared))", at: s.range)
                 continue
             }
             sets[name] = (value, s.range)
@@ -36,7 +45,7 @@ struct ParameterBinder {
                 entries = v.value.mapping ?? []
             } else {
                 let list = names.isEmpty ? "the spec defines no variants" : "variants are \(names.joined(separator: ", "))"
-                diags.error(.unknownVariant, "unknown variant '\(requested)'\(didYouMean(requested, names)); \(list)", at: request.variantRange,
+                diags.error(.unknownVariant, "unknown variant '\(requested)'; \(list)\(didYouMean(requested, names))", at: request.variantRange,
                             notes: doc.variantsRange.map { [Note("variants are defined here", at: $0)] } ?? [])
             }
         } else if let d = doc.defaultVariant {
@@ -48,15 +57,18 @@ struct ParameterBinder {
             }
         }
         for e in entries where !declared.contains(e.key) {
-            diags.error(.unknownParameter, "variant '\(variant ?? "")' sets undeclared parameter '\(e.key)'\(didYouMean(e.key, declared)); declare it under 'params'", at: e.keyRange)
+            diags.error(.unknownParameter, "variant '\(variant ?? "")' sets undeclared parameter '\(e.key)' (declare it under 'params')\(didYouMean(e.key, declared))", at: e.keyRange)
         }
         // Bind in declaration order.
         let elaborator = Elaborator(doc: doc, rootEnv: env)
         let ctx = Elaborator.Context(env: env, path: "", trace: [])
+        var bound = Bound(variant: variant)
         for p in doc.params {
             var notes: [Note] = []
             var defaultNotes: [Note] = []
+            let mark = env.readLog.count
             let defaultValue = elaborator.evaluate(p.value, ctx: ctx, notes: &defaultNotes)
+            let dependencies = Set(env.readLog[mark...])
             var value = defaultValue
             if let s = sets[p.key] {
                 value = Self.commandLineValue(s.text, env: env)
@@ -76,12 +88,14 @@ struct ParameterBinder {
                 }
             } else {
                 notes = defaultNotes
+                bound.defaultDependencies[p.key] = dependencies
             }
             if case .int(let i) = value, case .float = defaultValue { value = .float(Double(i)) }
             if let value { env.define(p.key, Binding(value: value, notes: notes)) }
         }
         diags.append(contentsOf: elaborator.diags.all)
-        return variant
+        bound.readMark = env.readLog.count
+        return bound
     }
 
     /// A `--set` value: an expression (`0.5`, `[2, 2, 2, 2]`, `$(1.1 ** 2)` without the `$()`),
@@ -105,12 +119,17 @@ struct ParameterBinder {
 
     /// A `--set` that nothing read changed nothing: say so instead of silently ignoring it
     /// (e.g. `--set phi=2` while a variant pins width, depth and resolution).
-    func reportUnusedSets(env: Environment, variant: String?, diags: inout DiagnosticBag) {
+    func reportUnusedSets(env: Environment, bound: Bound, diags: inout DiagnosticBag) {
+        var used = Set(env.readLog[bound.readMark...])
+        var frontier = Array(used)
+        while let name = frontier.popLast() {
+            for d in bound.defaultDependencies[name] ?? [] where used.insert(d).inserted { frontier.append(d) }
+        }
         for s in request.sets {
             guard let eq = s.text.firstIndex(of: "=") else { continue }
             let name = String(s.text[..<eq])
-            guard doc.params.contains(where: { $0.key == name }), !env.reads.contains(name) else { continue }
-            let why = variant.map { " with variant '\($0)' (which sets the parameters that would read it)" } ?? ""
+            guard doc.params.contains(where: { $0.key == name }), !used.contains(name) else { continue }
+            let why = bound.variant.map { " with variant '\($0)' (which sets the parameters that would read it)" } ?? ""
             diags.error(.ineffectiveSet, "--set \(name) has no effect\(why)", at: s.range)
         }
     }

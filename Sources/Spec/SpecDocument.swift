@@ -155,7 +155,7 @@ extension SpecDocument {
                     }
                     if let t = p.value.scalar, p.value.mapping == nil {
                         guard let type = ParamType(rawValue: t) else {
-                            diags.error(.invalidValue, "unknown parameter type '\(t)'\(didYouMean(t, ParamType.allCases.map(\.rawValue))); expected one of \(ParamType.allCases.map(\.rawValue).joined(separator: ", ")), or {type: T, default: V}", at: p.value.range)
+                            diags.error(.invalidValue, "unknown parameter type '\(t)'; expected one of \(ParamType.allCases.map(\.rawValue).joined(separator: ", ")), or {type: T, default: V}\(didYouMean(t, ParamType.allCases.map(\.rawValue)))", at: p.value.range)
                             continue
                         }
                         params.append(.init(name: p.key, type: type, defaultValue: nil, range: p.keyRange))
