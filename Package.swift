@@ -44,6 +44,7 @@ let package = Package(
         .testTarget(name: "SpecTests", dependencies: ["Spec", "IR", "Diagnostics", "ModelcCLI"], swiftSettings: common),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"], swiftSettings: common),
         .testTarget(name: "TensorIOTests", dependencies: ["TensorIO"], swiftSettings: common),
+        .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Compiler", "IR", "Spec", "Kernels", "TensorIO"], swiftSettings: common),
     ],
     swiftLanguageModes: [.v6]
 )
