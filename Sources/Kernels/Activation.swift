@@ -28,8 +28,13 @@ public enum Activation: Sendable, Hashable {
 public func exp16(_ x: SIMD16<Float>) -> SIMD16<Float> {
     let hi = SIMD16<Float>(repeating: 88.72283)
     let lo = SIMD16<Float>(repeating: -87.33654)
-    let xc = clamp16(x, lo, hi)
-    let n = (xc * SIMD16<Float>(repeating: 1.44269504088896341)).rounded(.toNearestOrEven)
+    let xc = x.replacing(with: lo, where: x .< lo).replacing(with: hi, where: hi .< x)
+    // Round x*log2(e) to the nearest integer with the 1.5*2^23 trick: after the add, the low
+    // mantissa bits hold n (the stdlib's `rounded` and Float->Int32 SIMD conversions are
+    // scalarized, ~100x slower).
+    let magic = SIMD16<Float>(repeating: 12582912)
+    let t = xc * SIMD16<Float>(repeating: 1.44269504088896341) + magic
+    let n = t - magic
     // ln2 split so that n * ln2Hi is exact for |n| <= 128.
     var r = xc.addingProduct(n, SIMD16<Float>(repeating: -0.693359375))
     r = r.addingProduct(n, SIMD16<Float>(repeating: 2.12194440e-4))
@@ -42,7 +47,7 @@ public func exp16(_ x: SIMD16<Float>) -> SIMD16<Float> {
     let r2 = r * r
     let er = (r + SIMD16<Float>(repeating: 1)).addingProduct(p, r2)
     // 2^n: n in [-126, 128]; split into two factors so n = 128 does not overflow the exponent.
-    let ni = SIMD16<Int32>(n)
+    let ni = unsafeBitCast(t, to: SIMD16<Int32>.self) &- unsafeBitCast(magic, to: SIMD16<Int32>.self)
     let n1 = ni &>> 1
     let n2 = ni &- n1
     let s1 = unsafeBitCast((n1 &+ 127) &<< 23, to: SIMD16<Float>.self)
@@ -51,11 +56,20 @@ public func exp16(_ x: SIMD16<Float>) -> SIMD16<Float> {
     return y.replacing(with: SIMD16<Float>(repeating: 0), where: x .< lo)
 }
 
+/// Lane-wise max; NaN in `a` propagates. Written as compare+blend because the stdlib's
+/// `pointwiseMax` is scalarized (118 instructions instead of 2).
+@inline(__always)
+public func max16(_ a: SIMD16<Float>, _ b: SIMD16<Float>) -> SIMD16<Float> { a.replacing(with: b, where: a .< b) }
+
+/// Lane-wise min; NaN in `a` propagates.
+@inline(__always)
+public func min16(_ a: SIMD16<Float>, _ b: SIMD16<Float>) -> SIMD16<Float> { a.replacing(with: b, where: b .< a) }
+
 /// min(max(x, lo), hi) lane-wise. (The stdlib's generic `clamped(lowerBound:upperBound:)`
 /// is not lowered to vector min/max and costs more than a whole GEMM tile; never use it here.)
 @inline(__always)
 public func clamp16(_ x: SIMD16<Float>, _ lo: SIMD16<Float>, _ hi: SIMD16<Float>) -> SIMD16<Float> {
-    pointwiseMin(pointwiseMax(x, lo), hi)
+    min16(max16(x, lo), hi)
 }
 
 /// |x| by clearing the sign bits.
@@ -66,26 +80,22 @@ public func abs16(_ x: SIMD16<Float>) -> SIMD16<Float> {
 
 /// Logistic sigmoid with full relative accuracy on both tails: for x >= 0 it is 1 / (1 + e^-x),
 /// for x < 0 it is e^x / (1 + e^x), both from the same e^-|x|.
-@inline(never)
-public func sigmoid16(_ x: SIMD16<Float>) -> SIMD16<Float> {
+@inline(__always)
+func sigmoidInline(_ x: SIMD16<Float>) -> SIMD16<Float> {
     let e = exp16(-abs16(x))
     let s = SIMD16<Float>(repeating: 1) / (SIMD16<Float>(repeating: 1) + e)
     return s.replacing(with: e * s, where: x .< 0)
 }
 
 /// SiLU (swish): x * sigmoid(x).
-@inline(never)
-public func silu16(_ x: SIMD16<Float>) -> SIMD16<Float> {
-    let e = exp16(-abs16(x))
-    let s = SIMD16<Float>(repeating: 1) / (SIMD16<Float>(repeating: 1) + e)
-    return x * s.replacing(with: e * s, where: x .< 0)
-}
+@inline(__always)
+func siluInline(_ x: SIMD16<Float>) -> SIMD16<Float> { x * sigmoidInline(x) }
 
 /// tanh. For |x| >= 0.4: sign(x) * (1 - 2 / (e^(2|x|) + 1)) (at most ~1.5 bits lost to
 /// cancellation at the threshold); below it the odd Taylor series through x^13, whose
 /// truncation error there is < 1e-8 relative.
-@inline(never)
-public func tanh16(_ x: SIMD16<Float>) -> SIMD16<Float> {
+@inline(__always)
+func tanhInline(_ x: SIMD16<Float>) -> SIMD16<Float> {
     let ax = abs16(x)
     let e = exp16(SIMD16<Float>(repeating: 2) * ax)
     var big = SIMD16<Float>(repeating: 1) - SIMD16<Float>(repeating: 2) / (e + SIMD16<Float>(repeating: 1))
@@ -102,6 +112,12 @@ public func tanh16(_ x: SIMD16<Float>) -> SIMD16<Float> {
     return signed.replacing(with: small, where: ax .< 0.4)
 }
 
+/// Out-of-line versions for microkernel epilogues, so the tile code stays small. Elementwise
+/// loops use the inline bodies instead so consecutive vectors overlap in the pipeline.
+@inline(never) public func sigmoid16(_ x: SIMD16<Float>) -> SIMD16<Float> { sigmoidInline(x) }
+@inline(never) public func silu16(_ x: SIMD16<Float>) -> SIMD16<Float> { siluInline(x) }
+@inline(never) public func tanh16(_ x: SIMD16<Float>) -> SIMD16<Float> { tanhInline(x) }
+
 /// Applies `act` to 16 lanes. Cheap activations are inlined; exp-based ones call out of line.
 @inline(__always)
 public func activate(_ v: SIMD16<Float>, _ act: Activation) -> SIMD16<Float> {
@@ -109,7 +125,7 @@ public func activate(_ v: SIMD16<Float>, _ act: Activation) -> SIMD16<Float> {
     case .none:
         return v
     case .relu:
-        return pointwiseMax(v, SIMD16<Float>(repeating: 0))
+        return max16(v, SIMD16<Float>(repeating: 0))
     case .relu6:
         return clamp16(v, SIMD16<Float>(repeating: 0), SIMD16<Float>(repeating: 6))
     case .leakyRelu(let slope):

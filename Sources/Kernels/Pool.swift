@@ -74,7 +74,7 @@ public func maxPool2d(shape s: Pool2dShape, input: UnsafePointer<Float>, inputPi
                     let ix = x0 + kx * s.dilationW
                     if ix < 0 || ix >= s.inWidth { continue }
                     let x = base + (iy * s.inWidth + ix) * inStride + ch
-                    m = pointwiseMax(m, lanes == 16 ? load16(x) : loadPartial(x, lanes))
+                    m = max16(m, lanes == 16 ? load16(x) : loadPartial(x, lanes))
                 }
             }
             if lanes == 16 { store16(m, out + ch) } else { storePartial(m, out + ch, lanes) }
