@@ -126,6 +126,8 @@ public final class ConvIndirectionBuffer: @unchecked Sendable {
 /// - output: NHWC, pixel stride `outputPixelStride` (default Cout), so a conv can write its
 ///   channels straight into a slice of a concat buffer.
 /// - epilogue: bias comes from `weights`; the residual is NHWC with its own pixel stride.
+/// - pixels: any split gives bit-identical output; splitting on multiples of `gemmMR`
+///   (`parallelFor(..., alignment: gemmMR)`) avoids ragged row tiles inside a range.
 public func conv2d(shape s: Conv2dShape, input: UnsafePointer<Float>, inputPixelStride: Int? = nil,
                    indirection: ConvIndirection?, weights: PackedMatrix,
                    output: UnsafeMutablePointer<Float>, outputPixelStride: Int? = nil,
