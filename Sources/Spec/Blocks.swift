@@ -25,7 +25,11 @@ extension Elaborator {
             }
             blockName = s
         }
-        guard let blockName, let block = doc.blocks[blockName] else { counter += 1; return nil }
+        guard let blockName, let block = doc.blocks[blockName] else {
+            report(.missingKey, "'block' needs the name of a block; write {block: NAME} or {block: $param}", at: syntax.kindKeyRange, ctx: ctx)
+            counter += 1
+            return nil
+        }
         for (k, p) in argNodes where !block.params.contains(where: { $0.name == k }) {
             report(.unknownBlockParam, "block '\(blockName)' has no parameter '\(k)'\(didYouMean(k, block.params.map(\.name)))", at: p.keyRange, ctx: ctx)
             counter += 1

@@ -18,8 +18,10 @@ final class Elaborator {
     private var work = 0
     private(set) var exhausted = false
 
-    static let maxNodes = 100_000
-    static let maxWork = 1_000_000
+    // At a few microseconds per unit (debug build), these keep the worst spec (blocks that
+    // instantiate each other exponentially) under a second; real CNNs stay below 2,000 nodes.
+    static let maxNodes = 50_000
+    static let maxWork = 150_000
     static let maxRepeat = 10_000
     static let maxBlockNesting = 32
 
@@ -67,7 +69,14 @@ final class Elaborator {
         var current = input
         for (i, item) in items.enumerated() {
             scope.position = i
+            let name = item["name"]?.scalar
+            let registered = name.flatMap { scope.names[$0]?.count } ?? 0
             current = elaborateItem(item, previous: current, scope: scope, ctx: ctx, counter: &counter)
+            // An item that failed (already reported) still defines its name, as a poisoned
+            // output: a later reference to it must not be reported as undefined.
+            if current == nil, let name, (scope.names[name]?.count ?? 0) == registered {
+                scope.names[name, default: []].append(nil)
+            }
         }
         return current
     }
@@ -201,7 +210,8 @@ final class Elaborator {
         var stack: [(Int, [String])] = [(from, [label(from)])]
         var seen: Set<Int> = []
         while let (i, path) = stack.popLast() {
-            if i == to { return [label(to)] + path }
+            // `path` lists dependencies before their readers; the message reads in reading order.
+            if i == to { return [label(to)] + path.reversed() }
             guard seen.insert(i).inserted, i < scope.staticDeps.count else { continue }
             for dep in scope.staticDeps[i] {
                 let j = dep.hasPrefix("#") ? Int(dep.dropFirst()) : scope.declared[dep]

@@ -50,7 +50,11 @@ extension Elaborator {
             innerCtx.path = path
             return elaborateList(layers, input: input, ctx: innerCtx, parentScope: scope, counter: &inner)
         case .add, .concat, .multiply:
-            guard let refs = argNodes["inputs"].flatMap({ referenceNames($0.value, ctx: ctx) }) else { return nil }
+            guard let inputsArg = argNodes["inputs"] else {
+                report(.missingKey, "'\(syntax.kind.rawValue)' needs the names of its inputs; write {\(syntax.kind.rawValue): [a, b]}", at: range, ctx: ctx)
+                return nil
+            }
+            guard let refs = referenceNames(inputsArg.value, ctx: ctx) else { return nil }
             let needed = syntax.kind == .multiply ? 2...2 : 2...1024
             guard needed.contains(refs.count) else {
                 let want = syntax.kind == .multiply ? "exactly 2" : "at least 2"

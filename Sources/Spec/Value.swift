@@ -33,14 +33,31 @@ public enum Value: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
+    /// The value as written in a spec. Messages quote values, so a long one (a list built from
+    /// an alias bomb, a megabyte string) is cut after about 200 characters and ends in "...".
     public var description: String {
+        var out = ""
+        write(to: &out, limit: 200)
+        return out
+    }
+
+    private func write(to out: inout String, limit: Int) {
         switch self {
-        case .null: "null"
-        case .bool(let b): b ? "true" : "false"
-        case .int(let i): String(i)
-        case .float(let d): formatNumber(d)
-        case .string(let s): "'\(s)'"
-        case .list(let l): "[" + l.map(\.description).joined(separator: ", ") + "]"
+        case .null: out += "null"
+        case .bool(let b): out += b ? "true" : "false"
+        case .int(let i): out += String(i)
+        case .float(let d): out += formatNumber(d)
+        case .string(let s):
+            let room = max(limit - out.utf8.count, 0)
+            out += s.unicodeScalars.count <= room ? "'\(s)'" : "'\(String(s.unicodeScalars.prefix(room)))...'"
+        case .list(let l):
+            out += "["
+            for (i, v) in l.enumerated() {
+                if i > 0 { out += ", " }
+                guard out.utf8.count < limit else { out += "..."; break }
+                v.write(to: &out, limit: limit)
+            }
+            out += "]"
         }
     }
 
