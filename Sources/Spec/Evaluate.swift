@@ -16,8 +16,15 @@ final class Environment {
     /// Every successful lookup of a name defined in this scope, in order: the root's log tells
     /// which model parameters anything read (to report a `--set` that changes nothing).
     private(set) var readLog: [String] = []
+    /// List items and string bytes that `+` may still build, shared by the whole scope chain:
+    /// `p2: $(p1 + p1)`, `p3: $(p2 + p2)`, ... would otherwise need gigabytes in a few lines.
+    final class Budget { var remaining = 1 << 20 }
+    let budget: Budget
 
-    init(parent: Environment?) { self.parent = parent }
+    init(parent: Environment?) {
+        self.parent = parent
+        budget = parent?.budget ?? Budget()
+    }
 
     func define(_ name: String, _ binding: Binding) {
         if values[name] == nil { order.append(name) }
@@ -125,8 +132,14 @@ struct Evaluator {
             return .bool(ordering)
         default: break
         }
-        if op == "+", case .list(let x) = a, case .list(let y) = b { return .list(x + y) }
-        if op == "+", case .string(let x) = a, case .string(let y) = b { return .string(x + y) }
+        func build(_ size: Int) throws(ExpressionError) {
+            env.budget.remaining -= size
+            guard env.budget.remaining >= 0 else {
+                throw fail("'+' would build more than \(1 << 20) list items and string bytes in total, the limit for one spec")
+            }
+        }
+        if op == "+", case .list(let x) = a, case .list(let y) = b { try build(x.count + y.count); return .list(x + y) }
+        if op == "+", case .string(let x) = a, case .string(let y) = b { try build(x.utf8.count + y.utf8.count); return .string(x + y) }
         if case .int(let x) = a, case .int(let y) = b {
             func checked(_ r: (partialValue: Int, overflow: Bool)) throws(ExpressionError) -> Value {
                 guard !r.overflow else { throw fail("integer overflow in \(x) \(op) \(y)") }

@@ -76,7 +76,10 @@ struct ParameterBinder {
                 if let v = value, let d = defaultValue, !Self.compatible(v, d) {
                     diags.error(.typeMismatch, "--set \(p.key) expects \(d.typeDescription) like its default \(d); found \(v.typeDescription) \(v)", at: s.range,
                                 notes: [Note("'\(p.key)' is declared here", at: p.keyRange)])
-                    value = nil
+                    // Go on with the default, so that uses of the parameter are not reported as
+                    // undefined and the --set as having no effect.
+                    value = defaultValue
+                    notes = defaultNotes
                 }
             } else if let e = entries.first(where: { $0.key == p.key }) {
                 var entryNotes: [Note] = []
@@ -84,7 +87,8 @@ struct ParameterBinder {
                 notes = entryNotes
                 if let v = value, let d = defaultValue, !Self.compatible(v, d) {
                     diags.error(.typeMismatch, "variant '\(variant ?? "")' gives '\(p.key)' \(v.typeDescription) \(v); its default is \(d.typeDescription) \(d)", at: e.value.range)
-                    value = nil
+                    value = defaultValue
+                    notes = defaultNotes
                 }
             } else {
                 notes = defaultNotes
