@@ -26,6 +26,11 @@ public func inferShape(_ op: Op, inputs: [TensorShape]) throws(ShapeError) -> Te
                                  padAfter: c.padding.bottom, dilation: c.dilation.h, ceil: false, axis: "height", op: "conv2d")
         let w = try windowOutput(x.width, kernel: c.kernel.w, stride: c.stride.w, padBefore: c.padding.left,
                                  padAfter: c.padding.right, dilation: c.dilation.w, ceil: false, axis: "width", op: "conv2d")
+        // The weight is a tensor too: its element count must stay indexable (and countable).
+        let weight = TensorShape([c.outChannels, x.channels / c.groups, c.kernel.h, c.kernel.w])
+        guard let n = weight.elementCount, n <= maxTensorElements else {
+            throw ShapeError(.invalidSize, "conv2d weight \(weight) would have more than \(maxTensorElements) elements", field: "kernel")
+        }
         result = TensorShape(channels: c.outChannels, height: h, width: w)
     case .batchNorm(let bn):
         let x = try featureMap()
@@ -34,7 +39,7 @@ public func inferShape(_ op: Op, inputs: [TensorShape]) throws(ShapeError) -> Te
     case .pool2d(let p):
         let x = try featureMap()
         let name = p.kind == .max ? "max_pool2d" : "avg_pool2d"
-        guard p.padding.h * 2 <= p.kernel.h, p.padding.w * 2 <= p.kernel.w else {
+        guard p.padding.h <= p.kernel.h / 2, p.padding.w <= p.kernel.w / 2 else {
             throw ShapeError(.invalidValue, "\(name) padding (\(p.padding)) must be at most half the kernel (\(p.kernel))", field: "padding")
         }
         let h = try windowOutput(x.height, kernel: p.kernel.h, stride: p.stride.h, padBefore: p.padding.h, padAfter: p.padding.h,
@@ -99,9 +104,13 @@ public func windowOutput(_ input: Int, kernel: Int, stride: Int, padBefore: Int,
     guard stride > 0 else { throw ShapeError(.invalidSize, "\(op) stride must be positive; found \(stride)", field: "stride") }
     guard dilation > 0 else { throw ShapeError(.invalidSize, "\(op) dilation must be positive; found \(dilation)", field: "dilation") }
     guard padBefore >= 0, padAfter >= 0 else { throw ShapeError(.invalidSize, "\(op) padding must not be negative; found \(min(padBefore, padAfter))", field: "padding") }
-    let padded = input + padBefore + padAfter
     let (span0, o1) = dilation.multipliedReportingOverflow(by: kernel - 1)
-    guard !o1, span0 < Int.max / 2, padded < Int.max / 2 else { throw ShapeError(.invalidSize, "\(op) window size overflows", field: "kernel") }
+    guard !o1, span0 < Int.max / 2 else { throw ShapeError(.invalidSize, "\(op) window size overflows", field: "kernel") }
+    let (partial, o2) = input.addingReportingOverflow(padBefore)
+    let (padded, o3) = partial.addingReportingOverflow(padAfter)
+    guard !o2, !o3, padded < Int.max / 2 else {
+        throw ShapeError(.invalidSize, "\(op) padding \(max(padBefore, padAfter)) is too large", field: "padding")
+    }
     let span = span0 + 1
     guard span <= padded else {
         let what = dilation > 1 ? "kernel \(kernel) with dilation \(dilation) spans \(span)" : "kernel \(kernel)"
@@ -109,7 +118,9 @@ public func windowOutput(_ input: Int, kernel: Int, stride: Int, padBefore: Int,
     }
     var out = (padded - span) / stride + 1
     if ceil {
-        out = (padded - span + stride - 1) / stride + 1
+        // Ceiling division without `+ stride - 1`, which overflows for a huge stride.
+        let room = padded - span
+        out = room / stride + (room % stride == 0 ? 0 : 1) + 1
         if (out - 1) * stride >= input + padBefore { out -= 1 }
     }
     return out

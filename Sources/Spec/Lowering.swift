@@ -93,7 +93,7 @@ extension Elaborator {
             return emit(.conv2d(conv), inputs: [input], name: path, at: range, fields: args.ranges, ctx: ctx, provenance: notes)
         case .conv_bn_act:
             let k = args.pair("kernel"), d = args.pair("dilation")
-            let same = Padding(symmetric: Size2((k.h - 1) / 2 * d.h, (k.w - 1) / 2 * d.w))
+            let same = Padding(symmetric: Size2(saturated((k.h &- 1) / 2, times: d.h), saturated((k.w &- 1) / 2, times: d.w)))
             guard checkDeclaredInput("conv_bn_act"), let conv = convolution(args, defaultPadding: same, ctx: ctx, notes: notes),
                   let act = activation(named: args.string("act") ?? "relu", slope: 0.01, at: args.ranges["act"] ?? range, ctx: ctx, allowNone: true) else { return nil }
             modules[path] = "conv_bn_act"
@@ -161,7 +161,7 @@ extension Elaborator {
                 report(.invalidValue, "padding 'same' needs stride 1 (as in PyTorch); found stride \(stride)", at: args.ranges["padding"], ctx: ctx, provenance: notes)
                 return nil
             }
-            let th = dilation.h * (kernel.h - 1), tw = dilation.w * (kernel.w - 1)
+            let th = saturated(dilation.h, times: kernel.h &- 1), tw = saturated(dilation.w, times: kernel.w &- 1)
             padding = Padding(top: th / 2, left: tw / 2, bottom: th - th / 2, right: tw - tw / 2)
         case .int(let p): padding = Padding(symmetric: Size2(square: p))
         case .list(let l):
@@ -245,4 +245,11 @@ extension Elaborator {
         case .references, .items: return v
         }
     }
+}
+
+/// `a * b` for padding defaults, Int.max when it overflows instead of trapping: shape inference
+/// then reports the huge or non-positive kernel or dilation (`dilation: 4611686018427387904`).
+private func saturated(_ a: Int, times b: Int) -> Int {
+    let (r, overflow) = a.multipliedReportingOverflow(by: b)
+    return overflow ? .max : r
 }
