@@ -3,7 +3,7 @@
 // modelc: a compiler for CNN architectures written as YAML.
 //
 // The folders are the pipeline; every arrow is a one-way dependency:
-//   Diagnostics ← YAML ← Spec → IR ← Compiler ← Runtime ← ModelcCLI ← modelc
+//   Diagnostics ← YAML ← Spec → IR ← Compiler ← Runtime ← Training ← ModelcCLI ← modelc
 //   Kernels (raw-pointer compute) and TensorIO (safetensors, .npy) sit under Runtime.
 // The runtime never imports the YAML parser.
 //
@@ -37,13 +37,16 @@ let package = Package(
         .target(name: "Kernels", swiftSettings: common + [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
         .target(name: "TensorIO", swiftSettings: common),
         .target(name: "Runtime", dependencies: ["Compiler", "IR", "Kernels", "TensorIO"], swiftSettings: common),
-        .target(name: "ModelcCLI", dependencies: ["Spec", "IR", "Compiler", "Runtime", "TensorIO", "Diagnostics"], swiftSettings: common),
+        .target(name: "Training", dependencies: ["IR", "Compiler", "Runtime", "Kernels", "TensorIO"],
+                swiftSettings: common + [.unsafeFlags(["-Ounchecked"], .when(configuration: .release))]),
+        .target(name: "ModelcCLI", dependencies: ["Spec", "IR", "Compiler", "Runtime", "Training", "TensorIO", "Diagnostics"], swiftSettings: common),
         .executableTarget(name: "modelc", dependencies: ["ModelcCLI"], swiftSettings: common),
 
         .testTarget(name: "YAMLTests", dependencies: ["YAML", "Diagnostics"], swiftSettings: common),
         .testTarget(name: "SpecTests", dependencies: ["Spec", "IR", "Diagnostics", "ModelcCLI"], swiftSettings: common),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"], swiftSettings: common),
         .testTarget(name: "TensorIOTests", dependencies: ["TensorIO"], swiftSettings: common),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Runtime", "Compiler", "IR", "Spec", "Kernels", "TensorIO"], swiftSettings: common),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Compiler", "IR", "Spec", "Kernels", "TensorIO"], swiftSettings: common),
     ],
     swiftLanguageModes: [.v6]
