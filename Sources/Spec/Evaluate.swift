@@ -6,6 +6,9 @@ struct Binding: Sendable {
     var value: Value
     /// Provenance notes carried along by every expression that reads this binding.
     var notes: [Note] = []
+    /// A parameter whose value could not be computed (already reported): reading it fails
+    /// without a diagnostic of its own, instead of as "not defined".
+    var poisoned = false
 }
 
 /// Lexical scope: block parameters and `let` values over the model's parameters.
@@ -16,8 +19,9 @@ final class Environment {
     /// Every successful lookup of a name defined in this scope, in order: the root's log tells
     /// which model parameters anything read (to report a `--set` that changes nothing).
     private(set) var readLog: [String] = []
-    /// List items and string bytes that `+` may still build, shared by the whole scope chain:
-    /// `p2: $(p1 + p1)`, `p3: $(p2 + p2)`, ... would otherwise need gigabytes in a few lines.
+    /// List items and string bytes that expressions may still build or compare, shared by the
+    /// whole scope chain: `p2: $(p1 + p1)` or `$([p1, p1])`, `p3: ...` would otherwise need
+    /// gigabytes (or exponential time to compare) in a few lines.
     final class Budget { var remaining = 1 << 20 }
     let budget: Budget
 
@@ -59,12 +63,15 @@ struct Evaluator {
             guard let b = env.lookup(n) else {
                 throw ExpressionError(id: .undefinedName, message: "'\(n)' is not defined here\(didYouMean(n, env.allNames))", offset: offset)
             }
+            guard !b.poisoned else {
+                throw ExpressionError(id: .undefinedName, message: "'\(n)' has no value", offset: offset, poisoned: true)
+            }
             notes += b.notes
             return b.value
         case .list(let items):
             var out: [Value] = []
             for i in items { out.append(try evaluate(i)) }
-            return .list(out)
+            return try account(.list(out))
         case .unary(let op, let x):
             let v = try evaluate(x)
             switch (op, v) {
@@ -118,8 +125,9 @@ struct Evaluator {
             ExpressionError(id: .expressionError, message: message, offset: offset)
         }
         switch op {
-        case "==": return .bool(equal(a, b))
-        case "!=": return .bool(!equal(a, b))
+        case "==", "!=":
+            if case .list = a { _ = try account(a, offset: offset) }
+            return .bool(equal(a, b) == (op == "=="))
         case "<", "<=", ">", ">=":
             let ordering: Bool
             if let x = a.asDouble, let y = b.asDouble {
@@ -132,14 +140,12 @@ struct Evaluator {
             return .bool(ordering)
         default: break
         }
-        func build(_ size: Int) throws(ExpressionError) {
-            env.budget.remaining -= size
-            guard env.budget.remaining >= 0 else {
-                throw fail("'+' would build more than \(1 << 20) list items and string bytes in total, the limit for one spec")
-            }
+        if op == "+", case .list(let x) = a, case .list(let y) = b { return try account(.list(x + y), offset: offset) }
+        if op == "+", case .string(let x) = a, case .string(let y) = b {
+            env.budget.remaining -= x.utf8.count + y.utf8.count
+            guard env.budget.remaining >= 0 else { throw Self.overBudget(offset) }
+            return .string(x + y)
         }
-        if op == "+", case .list(let x) = a, case .list(let y) = b { try build(x.count + y.count); return .list(x + y) }
-        if op == "+", case .string(let x) = a, case .string(let y) = b { try build(x.utf8.count + y.utf8.count); return .string(x + y) }
         if case .int(let x) = a, case .int(let y) = b {
             func checked(_ r: (partialValue: Int, overflow: Bool)) throws(ExpressionError) -> Value {
                 guard !r.overflow else { throw fail("integer overflow in \(x) \(op) \(y)") }
@@ -200,6 +206,26 @@ struct Evaluator {
         }
         guard r.isFinite else { throw fail("\(formatNumber(x)) \(op) \(formatNumber(y)) is not a finite number") }
         return .float(r)
+    }
+
+    /// Charges a list built or compared by an expression to the spec's budget, counting nested
+    /// lists every time they occur (as any walk over the value does), and keeps lists within
+    /// YAML's 128 levels of nesting (deeper values overflow the stack when they are freed).
+    @discardableResult
+    private func account(_ v: Value, offset: Int = 0) throws(ExpressionError) -> Value {
+        guard let m = v.measure(limit: env.budget.remaining) else {
+            env.budget.remaining = -1
+            throw Self.overBudget(offset)
+        }
+        env.budget.remaining -= m.nodes
+        guard m.depth <= 128 else {
+            throw ExpressionError(id: .expressionError, message: "lists nest deeper than 128 levels", offset: offset)
+        }
+        return v
+    }
+
+    private static func overBudget(_ offset: Int) -> ExpressionError {
+        ExpressionError(id: .expressionError, message: "expressions in this spec build or compare more than \(1 << 20) list items and string bytes in total", offset: offset)
     }
 
     private func equal(_ a: Value, _ b: Value) -> Bool {

@@ -25,6 +25,8 @@ struct ExpressionError: Error {
     var id: DiagnosticID
     var message: String
     var offset: Int
+    /// The expression read a parameter whose own value failed (already reported): fail quietly.
+    var poisoned = false
 }
 
 struct ExpressionParser {
@@ -32,6 +34,8 @@ struct ExpressionParser {
     private var pos = 0
     private var depth = 0
     private static let maxDepth = 64
+    private var operators = 0
+    private static let maxOperators = 256
 
     init(_ text: String) { chars = Array(text) }
 
@@ -75,6 +79,15 @@ struct ExpressionParser {
         }
     }
 
+    /// Counts one link of a left-associative chain (`1 + 1 + ...`, `a[0][0]...`): a chain builds
+    /// a tree as deep as it is long, and evaluating (or freeing) it recurses that deep.
+    private mutating func chain(_ at: Int) throws(ExpressionError) {
+        operators += 1
+        guard operators <= Self.maxOperators else {
+            throw ExpressionError(id: .expressionSyntax, message: "expression has more than \(Self.maxOperators) operators", offset: at)
+        }
+    }
+
     private mutating func nested<T>(_ body: (inout ExpressionParser) throws(ExpressionError) -> T) throws(ExpressionError) -> T {
         depth += 1
         defer { depth -= 1 }
@@ -100,6 +113,7 @@ struct ExpressionParser {
         while true {
             let at = pos
             guard accept("or") else { return lhs }
+            try chain(at)
             lhs = .binary("or", lhs, try and(), offset: at)
         }
     }
@@ -109,6 +123,7 @@ struct ExpressionParser {
         while true {
             let at = pos
             guard accept("and") else { return lhs }
+            try chain(at)
             lhs = .binary("and", lhs, try not(), offset: at)
         }
     }
@@ -133,8 +148,8 @@ struct ExpressionParser {
         while true {
             skipSpace()
             let at = pos
-            if accept("+") { lhs = .binary("+", lhs, try multiplicative(), offset: at) }
-            else if accept("-") { lhs = .binary("-", lhs, try multiplicative(), offset: at) }
+            if accept("+") { try chain(at); lhs = .binary("+", lhs, try multiplicative(), offset: at) }
+            else if accept("-") { try chain(at); lhs = .binary("-", lhs, try multiplicative(), offset: at) }
             else { return lhs }
         }
     }
@@ -144,11 +159,11 @@ struct ExpressionParser {
         while true {
             skipSpace()
             let at = pos
-            if accept("//") { lhs = .binary("//", lhs, try unary(), offset: at) }
-            else if accept("*"), !(pos < chars.count && chars[pos] == "*") { lhs = .binary("*", lhs, try unary(), offset: at) }
+            if accept("//") { try chain(at); lhs = .binary("//", lhs, try unary(), offset: at) }
+            else if accept("*"), !(pos < chars.count && chars[pos] == "*") { try chain(at); lhs = .binary("*", lhs, try unary(), offset: at) }
             else if pos != at { pos = at; return lhs }   // it was '**': leave it to power()
-            else if accept("/") { lhs = .binary("/", lhs, try unary(), offset: at) }
-            else if accept("%") { lhs = .binary("%", lhs, try unary(), offset: at) }
+            else if accept("/") { try chain(at); lhs = .binary("/", lhs, try unary(), offset: at) }
+            else if accept("%") { try chain(at); lhs = .binary("%", lhs, try unary(), offset: at) }
             else { return lhs }
         }
     }
@@ -174,6 +189,7 @@ struct ExpressionParser {
             skipSpace()
             let at = pos
             guard accept("[") else { return e }
+            try chain(at)
             let i = try conditional()
             try expect("]")
             e = .index(e, i, offset: at)

@@ -184,7 +184,9 @@ extension Elaborator {
             notes += ev.notes
             return v
         } catch {
-            report(error.id, error.message, at: error.offset > 0 ? place(error.offset) : range, ctx: ctx, provenance: notes)
+            if !error.poisoned {
+                report(error.id, error.message, at: error.offset > 0 ? place(error.offset) : range, ctx: ctx, provenance: notes)
+            }
             return nil
         }
     }

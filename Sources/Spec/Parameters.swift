@@ -95,7 +95,7 @@ struct ParameterBinder {
                 bound.defaultDependencies[p.key] = dependencies
             }
             if case .int(let i) = value, case .float = defaultValue { value = .float(Double(i)) }
-            if let value { env.define(p.key, Binding(value: value, notes: notes)) }
+            env.define(p.key, value.map { Binding(value: $0, notes: notes) } ?? Binding(value: .null, poisoned: true))
         }
         diags.append(contentsOf: elaborator.diags.all)
         bound.readMark = env.readLog.count

@@ -61,6 +61,23 @@ public enum Value: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
+    /// Items and nesting depth, nested lists counted every time they occur; nil once more than
+    /// `limit` items are seen (so measuring costs at most `limit` steps).
+    func measure(limit: Int) -> (nodes: Int, depth: Int)? {
+        var nodes = 0, depth = 0
+        var stack: [(Value, Int)] = [(self, 1)]
+        while let (v, d) = stack.popLast() {
+            nodes += 1
+            depth = max(depth, d)
+            if case .list(let items) = v {
+                guard nodes + items.count <= limit else { return nil }
+                for i in items { stack.append((i, d + 1)) }
+            }
+            guard nodes <= limit else { return nil }
+        }
+        return (nodes, depth)
+    }
+
     var asDouble: Double? {
         switch self {
         case .int(let i): Double(i)
