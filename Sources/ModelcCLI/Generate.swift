@@ -1,3 +1,4 @@
+import Compiler
 import Foundation
 import Spec
 
@@ -17,9 +18,9 @@ public enum GeneratedArtifacts {
             for variant in variants.isEmpty ? [nil] : variants.map(Optional.some) {
                 let name = stem + (variant.map { "-\($0)" } ?? "")
                 let (model, diagnostics) = SpecLoader.load(SpecRequest(path: specPath, variant: variant))
-                let text = model.map { SummaryReport(model: $0).text() }
-                    ?? "error: the spec does not load\n" + diagnostics.map(\.description).joined()
-                out.append(("summary/\(name).txt", text))
+                let failure = "error: the spec does not load\n" + diagnostics.map(\.description).joined()
+                out.append(("summary/\(name).txt", model.map { SummaryReport(model: $0).text() } ?? failure))
+                out.append(("plan/\(name).txt", model.map { compile($0.graph).text } ?? failure))
             }
         }
         return out

@@ -15,6 +15,10 @@ public func modelcMain(_ args: [String]) -> Int32 {
         switch command {
         case "check": return try check(cl)
         case "summary": return try summary(cl)
+        case "compile": return try compileCommand(cl)
+        case "init": return try initCommand(cl)
+        case "run": return try runCommand(cl)
+        case "bench": return try benchCommand(cl)
         case "generate": return try generate(cl)
         case "help", "--help", "-h":
             print(usage, terminator: "")
@@ -34,7 +38,7 @@ public func modelcMain(_ args: [String]) -> Int32 {
 }
 
 public let modelcVersion = "0.1.0"
-let commands = ["check", "summary", "generate", "help"]
+let commands = ["check", "summary", "compile", "init", "run", "bench", "generate", "help"]
 
 let usage = """
 usage: modelc <command> [options]
@@ -44,6 +48,16 @@ commands:
       validate a spec: every error in one run; exit 0 when valid, 1 otherwise
   summary SPEC [--variant V] [--set name=value]... [--format text|json] [--max-depth N]
       per-layer output shapes, params and MACs, with totals (torchvision's counting)
+  compile SPEC [--variant V] [--set name=value]... [--disable PASS]...
+      the optimized execution plan as text: steps, kernels, arena offsets, fusions
+  init SPEC [--variant V] [--set name=value]... -o OUT.safetensors [--seed N]
+      random weights initialized as torchvision does, saved with the spec's state_dict names
+  run SPEC [--variant V] [--set name=value]... [--weights W.safetensors | --seed N]
+      --input X.npy --output Y.npy [--batch N] [--threads T] [--reference]
+      inference on a float32 [N, C, H, W] batch; --reference uses the naive interpreter
+  bench SPEC [--variant V] [--set name=value]... [--batch N] [--threads T] [--runs R]
+      [--warmup W] [--format text|json] [--profile] [--weights W.safetensors | --seed N]
+      latency (median, p90), images/s, GFLOP/s and % of peak; --profile adds a per-step table
   generate [--check] [--specs DIR] [--out DIR]
       rewrite (or, with --check, verify) the Generated/ outputs of every shipped spec
   help
@@ -54,6 +68,9 @@ options:
   --set name=value   override a spec parameter (width=0.5, resolution=160, layers=[2,2,2,2])
   --format F         text (default) or json
   --max-depth N      collapse summary rows to N path components (1: stages, 2: blocks)
+  --weights W        a safetensors state_dict (torchvision's names; F32/F16/BF16/F64)
+  --seed N           seed of the random weights (and bench input) without --weights (default 0)
+  --batch N          images per run (run: must match the input file); --threads T: default all cores
 
 exit status: 0 success, 1 errors in the spec or other input files, 2 usage errors.
 The spec language is documented in Specs/README.md.

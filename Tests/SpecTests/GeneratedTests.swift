@@ -16,6 +16,7 @@ struct GeneratedTests {
                      "resnet-18", "resnet-34", "resnet-50", "resnet-101", "resnet-152",
                      "efficientnet-b0", "efficientnet-b7", "efficientnet-compound"] {
             #expect(paths.contains("summary/\(name).txt"), "missing summary/\(name).txt")
+            #expect(paths.contains("plan/\(name).txt"), "missing plan/\(name).txt")
         }
     }
 }

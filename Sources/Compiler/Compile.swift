@@ -1,0 +1,30 @@
+import IR
+
+public struct CompileOptions: Sendable {
+    /// Pass names to skip (tests run every graph with and without each pass).
+    public var disabled: Set<String>
+    public init(disabled: Set<String> = []) { self.disabled = disabled }
+
+    /// Every pass that can be disabled, in pipeline order.
+    public static let passNames = [EliminateIdentities.name, FoldBatchNorm.name, FuseResidualAdd.name,
+                                   FuseActivation.name, FuseSqueezeExcitation.name, "in-place"]
+}
+
+/// The inference pipeline: graph rewrites, kernel and layout selection, memory planning.
+/// Weight values are not needed: folds and permutations are recorded as recipes that the runtime
+/// applies when it instantiates the plan, so the plan text is the same for any checkpoint.
+public func compile(_ graph: Graph, options: CompileOptions = CompileOptions()) -> ExecutionPlan {
+    var g = PlanGraph(graph)
+    let pipeline: [any Pass.Type] = [EliminateIdentities.self, FoldBatchNorm.self, FuseResidualAdd.self,
+                                     FuseActivation.self, FuseSqueezeExcitation.self]
+    var ran: [String] = []
+    for pass in pipeline where !options.disabled.contains(pass.name) {
+        pass.run(&g)
+        ran.append(pass.name)
+    }
+    ran.append(SelectKernels.name)
+    var plan = SelectKernels.run(g, passes: ran)
+    PlanMemory.run(&plan, inPlace: !options.disabled.contains("in-place"))
+    plan.passes.append(PlanMemory.name + (options.disabled.contains("in-place") ? " (no in-place)" : ""))
+    return plan
+}
