@@ -56,8 +56,11 @@ struct ParameterBinder {
                 diags.error(.unknownVariant, "default_variant '\(d.name)' is not in the variants table\(didYouMean(d.name, names))", at: d.range)
             }
         }
-        for e in entries where !declared.contains(e.key) {
-            diags.error(.unknownParameter, "variant '\(variant ?? "")' sets undeclared parameter '\(e.key)' (declare it under 'params')\(didYouMean(e.key, declared))", at: e.keyRange)
+        // Every row, not only the chosen one: a typo in a variant nobody selected yet is still a typo.
+        for v in doc.variants {
+            for e in v.value.mapping ?? [] where !declared.contains(e.key) {
+                diags.error(.unknownParameter, "variant '\(v.key)' sets undeclared parameter '\(e.key)' (declare it under 'params')\(didYouMean(e.key, declared))", at: e.keyRange)
+            }
         }
         // Bind in declaration order.
         let elaborator = Elaborator(doc: doc, rootEnv: env)
