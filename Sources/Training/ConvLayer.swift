@@ -1,0 +1,211 @@
+// Convolution: forward through the inference kernels (Kernels.igemm / gemm / depthwise with
+// weights packed lazily after each optimizer step), backward as three GEMM-shaped products:
+//   dB[co]          = Σ_p dY[p, co]                                  (column sums)
+//   dW[(tap,ci),co] = Σ_p X[p ⊕ tap, ci] · dY[p, co]                (trainingGemm, indirect A
+//                     over the forward indirection table: no im2col buffer)
+//   dX[q, ci]       = Σ_(tap,co) dY[q ⊖ tap, co] · W[co, ci, tap]   (Kernels.igemm over a
+//                     second table that, for input pixel q and tap t, points at the output
+//                     pixel that read q through t, or at zeros)
+// The dX table covers every geometry at once: stride (an input pixel that no output pixel
+// reaches through a tap points at zeros), padding, dilation and groups (per-group channel
+// offsets), so grouped, depthwise, strided and dilated convs share one correct path. Depthwise
+// convs pay for the generality with thin GEMMs; the zoo nets that train here use dense convs.
+
+import IR
+import Kernels
+
+final class ConvLayer: TrainLayer, @unchecked Sendable {
+    let conv: Conv2D
+    let geometry: Conv2dShape
+    private var packed: PackedWeights?
+    private var packedDepthwise: PackedDepthwiseWeights?
+    private var packedTransposed: PackedWeights?
+    private var packedVersion = -1
+    private var transposedVersion = -1
+    /// Forward table: output pixel p, tap t → input pixel (channel 0) or `zero`.
+    private var table: UnsafeMutablePointer<UnsafePointer<Float>>?
+    /// Backward-data table: input pixel q, tap t → output-gradient pixel or `zero`.
+    private var tableDX: UnsafeMutablePointer<UnsafePointer<Float>>?
+    private let zero: UnsafeMutablePointer<Float>
+    /// Row i = (tap, ci) of the dW reduction: its tap and its input channel (group offset in).
+    private let tapOf: UnsafeMutablePointer<Int32>
+    private let ciOf: UnsafeMutablePointer<Int32>
+    /// dW of all groups as [g][(tap, ci)][co_g], transposed into OIHW after the GEMM.
+    private let dwScratch: UnsafeMutablePointer<Float>
+
+    init(node: Int, name: String, conv: Conv2D, inShape: TensorShape, outShape: TensorShape, batch: Int) {
+        self.conv = conv
+        geometry = Conv2dShape(batch: batch, inChannels: inShape.channels, inHeight: inShape.height, inWidth: inShape.width,
+                               outChannels: conv.outChannels, kernelH: conv.kernel.h, kernelW: conv.kernel.w,
+                               strideH: conv.stride.h, strideW: conv.stride.w,
+                               padTop: conv.padding.top, padLeft: conv.padding.left,
+                               padBottom: conv.padding.bottom, padRight: conv.padding.right,
+                               dilationH: conv.dilation.h, dilationW: conv.dilation.w, groups: conv.groups)
+        let zeroCount = max(16, inShape.channels, conv.outChannels) + 16
+        zero = .allocate(capacity: zeroCount)
+        zero.initialize(repeating: 0, count: zeroCount)
+        let g = geometry
+        let k = g.taps * g.inChannelsPerGroup
+        tapOf = .allocate(capacity: k * g.groups)
+        ciOf = .allocate(capacity: k * g.groups)
+        for grp in 0..<g.groups {
+            for i in 0..<k {
+                tapOf[grp * k + i] = Int32(i / g.inChannelsPerGroup)
+                ciOf[grp * k + i] = Int32(grp * g.inChannelsPerGroup + i % g.inChannelsPerGroup)
+            }
+        }
+        dwScratch = .allocate(capacity: max(1, k * g.outChannels))
+        super.init(node: node, name: name, inShapes: [inShape], outShape: outShape, batch: batch)
+    }
+
+    deinit {
+        zero.deallocate(); tapOf.deallocate(); ciOf.deallocate(); dwScratch.deallocate()
+        table?.deallocate(); tableDX?.deallocate()
+    }
+
+    override var needs: LayerNeeds { LayerNeeds(inputs: true) }
+
+    var isDepthwise: Bool { conv.groups > 1 && conv.groups == geometry.inChannels && conv.groups == conv.outChannels }
+
+    override func bind() {
+        let g = geometry, taps = g.taps
+        let z = UnsafePointer(zero)
+        let oh = g.outHeight, ow = g.outWidth
+        let t = UnsafeMutablePointer<UnsafePointer<Float>>.allocate(capacity: max(1, g.outputPixels * taps))
+        let input = UnsafePointer(x[0])
+        var idx = 0
+        for n in 0..<g.batch {
+            for oy in 0..<oh {
+                for ox in 0..<ow {
+                    for ky in 0..<g.kernelH {
+                        let iy = oy * g.strideH - g.padTop + ky * g.dilationH
+                        for kx in 0..<g.kernelW {
+                            let ix = ox * g.strideW - g.padLeft + kx * g.dilationW
+                            let inside = iy >= 0 && iy < g.inHeight && ix >= 0 && ix < g.inWidth
+                            t[idx] = inside ? input + ((n * g.inHeight + iy) * g.inWidth + ix) * g.inChannels : z
+                            idx += 1
+                        }
+                    }
+                }
+            }
+        }
+        table = t
+        guard dx[0] != nil, let dy else { return }
+        let inPixels = g.batch * g.inHeight * g.inWidth
+        let d = UnsafeMutablePointer<UnsafePointer<Float>>.allocate(capacity: max(1, inPixels * taps))
+        let grad = UnsafePointer(dy)
+        idx = 0
+        for n in 0..<g.batch {
+            for iy in 0..<g.inHeight {
+                for ix in 0..<g.inWidth {
+                    for ky in 0..<g.kernelH {
+                        let ny = iy + g.padTop - ky * g.dilationH
+                        let oy = ny / g.strideH
+                        let okY = ny >= 0 && ny % g.strideH == 0 && oy < oh
+                        for kx in 0..<g.kernelW {
+                            let nx = ix + g.padLeft - kx * g.dilationW
+                            let ox = nx / g.strideW
+                            let ok = okY && nx >= 0 && nx % g.strideW == 0 && ox < ow
+                            d[idx] = ok ? grad + ((n * oh + oy) * ow + ox) * g.outChannels : z
+                            idx += 1
+                        }
+                    }
+                }
+            }
+        }
+        tableDX = d
+    }
+
+    private func repack() {
+        guard packedVersion != weightsVersion else { return }
+        let g = geometry
+        let bias: UnsafePointer<Float>? = conv.bias ? UnsafePointer(params[1]) : nil
+        if isDepthwise {
+            packedDepthwise = PackedDepthwiseWeights(params[0], channels: g.inChannels, kernelH: g.kernelH, kernelW: g.kernelW, bias: bias)
+        } else {
+            packed = PackedWeights.conv(params[0], outChannels: g.outChannels, inChannelsPerGroup: g.inChannelsPerGroup,
+                                        kernelH: g.kernelH, kernelW: g.kernelW, groups: g.groups, bias: bias)
+        }
+        packedVersion = weightsVersion
+    }
+
+    override func forward(_ s: RunState) {
+        repack()
+        let g = geometry.withBatch(s.n)
+        let pixels = g.outputPixels
+        let xs = SendablePointer(x[0]), ys = SendableMutablePointer(y)
+        let work = Int(g.flops / 2)
+        if isDepthwise, let pd = packedDepthwise?.packed {
+            parallel(pixels, threads: s.threads, work: work) { r in
+                depthwiseConv2d(shape: g, input: xs.pointer, weights: pd, output: ys.pointer, pixels: r)
+            }
+            return
+        }
+        guard let w = packed?.matrix, let t = table else { return }
+        let ts = TablePointer(t), zs = SendablePointer(zero)
+        let cg = g.inChannelsPerGroup, ng = g.outChannelsPerGroup
+        parallel(pixels, threads: s.threads, work: work, alignment: 8) { r in
+            for grp in 0..<g.groups {
+                if g.isPointwise {
+                    gemm(a: xs.pointer + grp * cg, lda: g.inChannels, weights: w, group: grp,
+                         c: ys.pointer + grp * ng, ldc: g.outChannels, rows: r)
+                } else {
+                    igemm(indirection: ts.pointer, taps: g.taps, offset: grp * cg, zero: zs.pointer, weights: w,
+                          group: grp, c: ys.pointer + grp * ng, ldc: g.outChannels, rows: r)
+                }
+            }
+        }
+    }
+
+    override func backward(_ s: RunState) {
+        guard let dy, let table else { return }
+        let g = geometry.withBatch(s.n)
+        let pixels = g.outputPixels
+        let cg = g.inChannelsPerGroup, ng = g.outChannelsPerGroup, taps = g.taps, k = taps * cg
+        if conv.bias { columnSums(dy, pixels: pixels, channels: g.outChannels, into: grads[1], threads: s.threads) }
+        // dW per group into [(tap, ci)][co_g], then into OIHW.
+        for grp in 0..<g.groups {
+            let a = AView(a: zero, ai: 0, ak: 0, table: UnsafePointer(table), taps: taps,
+                          tapOf: UnsafePointer(tapOf + grp * k), ciOf: UnsafePointer(ciOf + grp * k))
+            trainingGemm(m: k, n: ng, k: pixels, a: a, b: dy + grp * ng, ldb: g.outChannels,
+                         c: dwScratch + grp * k * ng, ldc: ng, accumulate: false, threads: s.threads)
+        }
+        let dw = grads[0]
+        for grp in 0..<g.groups {
+            let src = dwScratch + grp * k * ng
+            for i in 0..<k {
+                let tap = i / cg, ci = i % cg
+                for j in 0..<ng {
+                    dw[((grp * ng + j) * cg + ci) * taps + tap] = src[i * ng + j]
+                }
+            }
+        }
+        guard let dxp = dx[0], let tableDX else { return }
+        if transposedVersion != weightsVersion {
+            let w = UnsafePointer(params[0])
+            packedTransposed = PackedWeights(k: taps * ng, n: cg, groups: g.groups, bias: nil) { grp, kk, j in
+                let tap = kk / ng, co = grp * ng + kk % ng
+                return w[(co * cg + j) * taps + tap]
+            }
+            transposedVersion = weightsVersion
+        }
+        guard let wt = packedTransposed?.matrix else { return }
+        let inPixels = s.n * g.inHeight * g.inWidth
+        let ts = TablePointer(tableDX), zs = SendablePointer(zero), ds = SendableMutablePointer(dxp)
+        let acc = accumulate[0]
+        parallel(inPixels, threads: s.threads, work: Int(g.flops / 2), alignment: 8) { r in
+            for grp in 0..<g.groups {
+                let out = ds.pointer + grp * cg
+                let e = acc ? Epilogue(residual: UnsafePointer(out), residualStride: g.inChannels) : Epilogue()
+                igemm(indirection: ts.pointer, taps: taps, offset: grp * ng, zero: zs.pointer, weights: wt,
+                      group: grp, c: out, ldc: g.inChannels, rows: r, epilogue: e)
+            }
+        }
+    }
+}
+
+/// An indirection table that may cross into `parallelFor` bodies (read-only there).
+struct TablePointer: @unchecked Sendable {
+    let pointer: UnsafePointer<UnsafePointer<Float>>
+    init(_ p: UnsafeMutablePointer<UnsafePointer<Float>>) { pointer = UnsafePointer(p) }
+}

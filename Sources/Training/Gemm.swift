@@ -1,0 +1,195 @@
+// The GEMM of training: C (+)= A · B with B read straight from row-major memory (no packing)
+// and A read with arbitrary strides or through a convolution's indirection table.
+//
+// Why a second GEMM next to Kernels.gemm: the inference GEMM wants B prepacked once at plan
+// time, but in training the weights change every step and backward needs the transposed
+// products (dX = dY·W, dW = dYᵀ·X, dW_conv = im2col(X)ᵀ·dY). Reading B rows in place and A
+// with strides covers all of them without transposing data:
+//   - NN: A row-major (ai = lda, ak = 1): linear forward with Wᵀ, linear dX = dY·W.
+//   - TN: A column-major (ai = 1, ak = lda): linear dW = dYᵀ·X.
+//   - indirect: A[i, p] = table[p·taps + tap(i)][ci(i)], i = (tap, ci): conv dW, the reduction
+//     running over output pixels, with no im2col buffer.
+// The register tile is the one of Kernels.gemm (8 rows × 32 columns, 16 zmm accumulators),
+// so the FMA pipe stays busy. The reduction is cut into chunks of `gemmChunk` (C is re-loaded
+// and added to between chunks) so A and B of a chunk stay in L2 for every tile of a thread.
+// Work items are (column block, row tile) pairs; each is computed with the same operation
+// order whatever thread gets it, so results do not depend on the thread count.
+
+import Kernels
+
+/// Reduction chunk (rows of B) kept in cache across the tiles of one thread.
+let gemmChunk = 256
+
+/// How the GEMM reads A[i, k] (see file comment).
+struct AView: @unchecked Sendable {
+    var a: UnsafePointer<Float>
+    var ai: Int
+    var ak: Int
+    /// Indirect mode: `taps` pointers per reduction index k; row i reads tap `tapOf[i]`,
+    /// element `ciOf[i]`.
+    var table: UnsafePointer<UnsafePointer<Float>>?
+    var taps: Int = 0
+    var tapOf: UnsafePointer<Int32>?
+    var ciOf: UnsafePointer<Int32>?
+
+    static func strided(_ a: UnsafePointer<Float>, ai: Int, ak: Int) -> AView {
+        AView(a: a, ai: ai, ak: ak, table: nil)
+    }
+}
+
+@inline(__always)
+func storeRow(_ v0: SIMD16<Float>, _ v1: SIMD16<Float>, _ two: Bool, _ c: UnsafeMutablePointer<Float>, _ nc: Int, _ acc: Bool) {
+    if two {
+        if nc == 32 {
+            if acc { st(ld(c) + v0, c); st(ld(c + 16) + v1, c + 16) } else { st(v0, c); st(v1, c + 16) }
+        } else {
+            if acc { st(ld(c) + v0, c); stp(ldp(c + 16, nc - 16) + v1, c + 16, nc - 16) } else { st(v0, c); stp(v1, c + 16, nc - 16) }
+        }
+    } else {
+        if acc { stp(ldp(c, nc) + v0, c, nc) } else { stp(v0, c, nc) }
+    }
+}
+
+/// One R × (16 or 32) tile over reduction indices k0..<k1. `mode` 0: strided A; 1: indirect.
+/// R, two and mode are constants after inlining.
+@inline(__always)
+func gemmTile(_ R: Int, _ two: Bool, _ mode: Int, _ A: AView, _ i0: Int, _ k0: Int, _ k1: Int,
+              _ b: UnsafePointer<Float>, _ ldb: Int, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ nc: Int, _ acc: Bool) {
+    let z = SIMD16<Float>(repeating: 0)
+    var c0a = z, c0b = z, c1a = z, c1b = z, c2a = z, c2b = z, c3a = z, c3b = z
+    var c4a = z, c4b = z, c5a = z, c5b = z, c6a = z, c6b = z, c7a = z, c7b = z
+    // Strided: row pointers; indirect: (tap, ci) per row.
+    let a0 = A.a + i0 * A.ai, ai = A.ai, ak = A.ak
+    var t0 = 0, t1 = 0, t2 = 0, t3 = 0, t4 = 0, t5 = 0, t6 = 0, t7 = 0
+    var e0 = 0, e1 = 0, e2 = 0, e3 = 0, e4 = 0, e5 = 0, e6 = 0, e7 = 0
+    if mode == 1, let tp = A.tapOf, let cp = A.ciOf {
+        t0 = Int(tp[i0]); e0 = Int(cp[i0])
+        if R > 1 { t1 = Int(tp[i0 + 1]); e1 = Int(cp[i0 + 1]) }
+        if R > 2 { t2 = Int(tp[i0 + 2]); e2 = Int(cp[i0 + 2]) }
+        if R > 3 { t3 = Int(tp[i0 + 3]); e3 = Int(cp[i0 + 3]) }
+        if R > 4 { t4 = Int(tp[i0 + 4]); e4 = Int(cp[i0 + 4]) }
+        if R > 5 { t5 = Int(tp[i0 + 5]); e5 = Int(cp[i0 + 5]) }
+        if R > 6 { t6 = Int(tp[i0 + 6]); e6 = Int(cp[i0 + 6]) }
+        if R > 7 { t7 = Int(tp[i0 + 7]); e7 = Int(cp[i0 + 7]) }
+    }
+    let table = A.table ?? UnsafePointer(bitPattern: 64)!
+    let taps = A.taps
+    var bp = b + k0 * ldb
+    for k in k0..<k1 {
+        let w0 = ld(bp)
+        let w1 = two ? ld(bp + 16) : z
+        bp += ldb
+        @inline(__always) func x(_ r: Int, _ t: Int, _ e: Int) -> SIMD16<Float> {
+            if mode == 1 {
+                return SIMD16<Float>(repeating: table[k * taps + t][e])
+            }
+            return SIMD16<Float>(repeating: a0[r * ai + k * ak])
+        }
+        do { let v = x(0, t0, e0); c0a = c0a.addingProduct(v, w0); if two { c0b = c0b.addingProduct(v, w1) } }
+        if R > 1 { let v = x(1, t1, e1); c1a = c1a.addingProduct(v, w0); if two { c1b = c1b.addingProduct(v, w1) } }
+        if R > 2 { let v = x(2, t2, e2); c2a = c2a.addingProduct(v, w0); if two { c2b = c2b.addingProduct(v, w1) } }
+        if R > 3 { let v = x(3, t3, e3); c3a = c3a.addingProduct(v, w0); if two { c3b = c3b.addingProduct(v, w1) } }
+        if R > 4 { let v = x(4, t4, e4); c4a = c4a.addingProduct(v, w0); if two { c4b = c4b.addingProduct(v, w1) } }
+        if R > 5 { let v = x(5, t5, e5); c5a = c5a.addingProduct(v, w0); if two { c5b = c5b.addingProduct(v, w1) } }
+        if R > 6 { let v = x(6, t6, e6); c6a = c6a.addingProduct(v, w0); if two { c6b = c6b.addingProduct(v, w1) } }
+        if R > 7 { let v = x(7, t7, e7); c7a = c7a.addingProduct(v, w0); if two { c7b = c7b.addingProduct(v, w1) } }
+    }
+    let cr = c + i0 * ldc
+    storeRow(c0a, c0b, two, cr, nc, acc)
+    if R > 1 { storeRow(c1a, c1b, two, cr + ldc, nc, acc) }
+    if R > 2 { storeRow(c2a, c2b, two, cr + 2 * ldc, nc, acc) }
+    if R > 3 { storeRow(c3a, c3b, two, cr + 3 * ldc, nc, acc) }
+    if R > 4 { storeRow(c4a, c4b, two, cr + 4 * ldc, nc, acc) }
+    if R > 5 { storeRow(c5a, c5b, two, cr + 5 * ldc, nc, acc) }
+    if R > 6 { storeRow(c6a, c6b, two, cr + 6 * ldc, nc, acc) }
+    if R > 7 { storeRow(c7a, c7b, two, cr + 7 * ldc, nc, acc) }
+}
+
+@inline(__always)
+func tileRows(_ R: Int, _ two: Bool, _ mode: Int, _ A: AView, _ i0: Int, _ k0: Int, _ k1: Int,
+              _ b: UnsafePointer<Float>, _ ldb: Int, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ nc: Int, _ acc: Bool) {
+    switch R {
+    case 8: gemmTile(8, two, mode, A, i0, k0, k1, b, ldb, c, ldc, nc, acc)
+    case 7: gemmTile(7, two, mode, A, i0, k0, k1, b, ldb, c, ldc, nc, acc)
+    case 6: gemmTile(6, two, mode, A, i0, k0, k1, b, ldb, c, ldc, nc, acc)
+    case 5: gemmTile(5, two, mode, A, i0, k0, k1, b, ldb, c, ldc, nc, acc)
+    case 4: gemmTile(4, two, mode, A, i0, k0, k1, b, ldb, c, ldc, nc, acc)
+    case 3: gemmTile(3, two, mode, A, i0, k0, k1, b, ldb, c, ldc, nc, acc)
+    case 2: gemmTile(2, two, mode, A, i0, k0, k1, b, ldb, c, ldc, nc, acc)
+    default: gemmTile(1, two, mode, A, i0, k0, k1, b, ldb, c, ldc, nc, acc)
+    }
+}
+
+@inline(never)
+func tileStrided(_ R: Int, _ two: Bool, _ A: AView, _ i0: Int, _ k0: Int, _ k1: Int,
+                 _ b: UnsafePointer<Float>, _ ldb: Int, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ nc: Int, _ acc: Bool) {
+    if A.ak == 1 {
+        var v = A; v.ak = 1
+        if two { tileRows(R, true, 0, v, i0, k0, k1, b, ldb, c, ldc, nc, acc) } else { tileRows(R, false, 0, v, i0, k0, k1, b, ldb, c, ldc, nc, acc) }
+    } else if A.ai == 1 {
+        var v = A; v.ai = 1
+        if two { tileRows(R, true, 0, v, i0, k0, k1, b, ldb, c, ldc, nc, acc) } else { tileRows(R, false, 0, v, i0, k0, k1, b, ldb, c, ldc, nc, acc) }
+    } else {
+        if two { tileRows(R, true, 0, A, i0, k0, k1, b, ldb, c, ldc, nc, acc) } else { tileRows(R, false, 0, A, i0, k0, k1, b, ldb, c, ldc, nc, acc) }
+    }
+}
+
+@inline(never)
+func tileIndirect(_ R: Int, _ two: Bool, _ A: AView, _ i0: Int, _ k0: Int, _ k1: Int,
+                  _ b: UnsafePointer<Float>, _ ldb: Int, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ nc: Int, _ acc: Bool) {
+    if two { tileRows(R, true, 1, A, i0, k0, k1, b, ldb, c, ldc, nc, acc) } else { tileRows(R, false, 1, A, i0, k0, k1, b, ldb, c, ldc, nc, acc) }
+}
+
+/// C[i, j] = (C[i, j] if accumulate) + Σ_k A[i, k] B[k, j] for i < m, j < n, k < kTotal.
+/// B[k, j] is `b[k * ldb + j]`, C[i, j] is `c[i * ldc + j]`. Thread count does not change
+/// the result.
+func trainingGemm(m: Int, n: Int, k kTotal: Int, a A: AView, b: UnsafePointer<Float>, ldb: Int,
+                  c: UnsafeMutablePointer<Float>, ldc: Int, accumulate: Bool, threads: Int) {
+    if m <= 0 || n <= 0 { return }
+    let rowTiles = (m + 7) / 8
+    let colBlocks = (n + 31) / 32
+    if kTotal <= 0 {
+        if !accumulate { for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) } }
+        return
+    }
+    let work = m * n * kTotal
+    let bs = SendablePointer(b), cs = SendableMutablePointer(c)
+    parallel(rowTiles * colBlocks, threads: threads, work: work / 8) { tasks in
+        let b = bs.pointer, c = cs.pointer
+        // Zero-padded copy of a partial column block so full-width loads stay in bounds.
+        var scratch: UnsafeMutablePointer<Float>? = nil
+        defer { scratch?.deallocate() }
+        var k0 = 0
+        while k0 < kTotal {
+            let k1 = min(kTotal, k0 + gemmChunk)
+            var packedBlock = -1
+            for task in tasks {
+                let cb = task / rowTiles, rt = task % rowTiles
+                let j0 = cb * 32, nc = min(32, n - j0), two = nc > 16, width = two ? 32 : 16
+                let i0 = rt * 8, rows = min(8, m - i0)
+                var bp = b + j0, ldbUsed = ldb
+                if nc < width {
+                    if scratch == nil { scratch = .allocate(capacity: gemmChunk * 32) }
+                    let s = scratch!
+                    if packedBlock != cb {
+                        for kk in k0..<k1 {
+                            let row = s + (kk - k0) * width
+                            row.update(repeating: 0, count: width)
+                            row.update(from: b + kk * ldb + j0, count: nc)
+                        }
+                        packedBlock = cb
+                    }
+                    bp = UnsafePointer(s) - k0 * width
+                    ldbUsed = width
+                }
+                let acc = accumulate || k0 > 0
+                if A.table != nil {
+                    tileIndirect(rows, two, A, i0, k0, k1, bp, ldbUsed, c + j0, ldc, nc, acc)
+                } else {
+                    tileStrided(rows, two, A, i0, k0, k1, bp, ldbUsed, c + j0, ldc, nc, acc)
+                }
+            }
+            k0 = k1
+        }
+    }
+}

@@ -1,0 +1,153 @@
+// Pooling layers. Forward uses the inference kernels' window arithmetic (PyTorch's, including
+// ceil_mode and padding); max pool in training mode also records, per output element, which
+// input pixel won (the first maximum in scan order, as PyTorch), so backward is a scatter of
+// dY to the winners. Average pools (adaptive too) scatter dY / divisor over each window.
+// Backward scatters are split over images, which never share input pixels.
+
+import IR
+import Kernels
+
+/// Window of output pixel (oy, ox) of an avg/max pool: clamped input rows and columns, and the
+/// divisor of an average pool (PyTorch's avg_pool2d / adaptive_avg_pool2d rules).
+struct PoolWindow {
+    var y0: Int, y1: Int, x0: Int, x1: Int, divisor: Int
+}
+
+final class PoolLayer: TrainLayer, @unchecked Sendable {
+    enum Kind { case max, avg, adaptive }
+    let kind: Kind
+    let geometry: Pool2dShape
+
+    init(node: Int, name: String, pool: Pool2D?, adaptive: Bool, inShape: TensorShape, outShape: TensorShape, batch: Int) {
+        if let p = pool, !adaptive {
+            kind = p.kind == .max ? .max : .avg
+            geometry = Pool2dShape(batch: batch, channels: inShape.channels, inHeight: inShape.height, inWidth: inShape.width,
+                                   kernelH: p.kernel.h, kernelW: p.kernel.w, strideH: p.stride.h, strideW: p.stride.w,
+                                   padTop: p.padding.h, padLeft: p.padding.w, padBottom: p.padding.h, padRight: p.padding.w,
+                                   dilationH: p.dilation.h, dilationW: p.dilation.w, ceilMode: p.ceilMode,
+                                   countIncludePad: p.countIncludePad)
+        } else {
+            kind = .adaptive
+            geometry = Pool2dShape(batch: batch, channels: inShape.channels, inHeight: inShape.height, inWidth: inShape.width,
+                                   kernelH: 1, kernelW: 1, strideH: 1, strideW: 1)
+        }
+        super.init(node: node, name: name, inShapes: [inShape], outShape: outShape, batch: batch)
+    }
+
+    override var needs: LayerNeeds { LayerNeeds(auxPerSample: kind == .max ? outFloats : 0) }
+
+    func window(_ oy: Int, _ ox: Int) -> PoolWindow {
+        let g = geometry
+        switch kind {
+        case .adaptive:
+            let oh = outShape.height, ow = outShape.width
+            let y0 = oy * g.inHeight / oh, y1 = ((oy + 1) * g.inHeight + oh - 1) / oh
+            let x0 = ox * g.inWidth / ow, x1 = ((ox + 1) * g.inWidth + ow - 1) / ow
+            return PoolWindow(y0: y0, y1: y1, x0: x0, x1: x1, divisor: (y1 - y0) * (x1 - x0))
+        case .avg, .max:
+            var y0 = oy * g.strideH - g.padTop, x0 = ox * g.strideW - g.padLeft
+            var y1 = min(y0 + g.kernelH, g.inHeight + g.padBottom), x1 = min(x0 + g.kernelW, g.inWidth + g.padRight)
+            let poolSize = (y1 - y0) * (x1 - x0)
+            y0 = max(y0, 0); x0 = max(x0, 0)
+            y1 = min(y1, g.inHeight); x1 = min(x1, g.inWidth)
+            return PoolWindow(y0: y0, y1: y1, x0: x0, x1: x1, divisor: g.countIncludePad ? poolSize : (y1 - y0) * (x1 - x0))
+        }
+    }
+
+    override func forward(_ s: RunState) {
+        let g = geometry.withBatch(s.n)
+        let xs = SendablePointer(x[0]), ys = SendableMutablePointer(y)
+        let pixels = s.n * outPixels
+        let work = pixels * g.channels * max(1, g.kernelH * g.kernelW)
+        switch kind {
+        case .avg:
+            parallel(pixels, threads: s.threads, work: work) { r in avgPool2d(shape: g, input: xs.pointer, output: ys.pointer, pixels: r) }
+        case .adaptive:
+            let oh = outShape.height, ow = outShape.width
+            parallel(pixels, threads: s.threads, work: work) { r in
+                adaptiveAvgPool2d(batch: g.batch, channels: g.channels, inHeight: g.inHeight, inWidth: g.inWidth,
+                                  outHeight: oh, outWidth: ow, input: xs.pointer, output: ys.pointer, pixels: r)
+            }
+        case .max:
+            guard s.training, let aux else {
+                parallel(pixels, threads: s.threads, work: work) { r in maxPool2d(shape: g, input: xs.pointer, output: ys.pointer, pixels: r) }
+                return
+            }
+            let idx = SendableMutablePointer(aux)
+            parallel(pixels, threads: s.threads, work: work) { r in self.maxWithIndices(g, xs.pointer, ys.pointer, idx.pointer, r) }
+        }
+    }
+
+    /// Max pool that also stores the winning input pixel (within its image) per element, as
+    /// Int32 bits in `aux`; -1 when the window has no input pixel.
+    private func maxWithIndices(_ g: Pool2dShape, _ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>,
+                                _ aux: UnsafeMutablePointer<Float>, _ pixels: Range<Int>) {
+        let c = g.channels, oh = g.outHeight, ow = g.outWidth
+        let idx = UnsafeMutableRawPointer(aux).assumingMemoryBound(to: Int32.self)
+        for p in pixels {
+            let ox = p % ow, oy = (p / ow) % oh, n = p / (ow * oh)
+            let y0 = oy * g.strideH - g.padTop, x0 = ox * g.strideW - g.padLeft
+            let base = x + n * g.inHeight * g.inWidth * c
+            blocks16(c) { ch, lanes in
+                var m = SIMD16<Float>(repeating: -.infinity)
+                var at = SIMD16<Int32>(repeating: -1)
+                for ky in 0..<g.kernelH {
+                    let iy = y0 + ky * g.dilationH
+                    if iy < 0 || iy >= g.inHeight { continue }
+                    for kx in 0..<g.kernelW {
+                        let ix = x0 + kx * g.dilationW
+                        if ix < 0 || ix >= g.inWidth { continue }
+                        let q = iy * g.inWidth + ix
+                        let v = ldp(base + q * c + ch, lanes)
+                        let better = (v .> m) .| (at .< 0)
+                        m = m.replacing(with: v, where: better)
+                        at = at.replacing(with: Int32(q), where: better)
+                    }
+                }
+                stp(m, y + p * c + ch, lanes)
+                for l in 0..<lanes { idx[p * c + ch + l] = at[l] }
+            }
+        }
+    }
+
+    override func backward(_ s: RunState) {
+        guard let dy, let d = dx[0] else { return }
+        let g = geometry, c = g.channels
+        let inPerImage = g.inHeight * g.inWidth * c, outPerImage = outFloats
+        let ds = SendableMutablePointer(d), gs = SendablePointer(dy)
+        let acc = accumulate[0]
+        let auxp = aux.map(SendableMutablePointer.init)
+        let oh = outShape.height, ow = outShape.width
+        parallel(s.n, threads: s.threads, work: s.n * (inPerImage + outPerImage) * 4) { images in
+            for n in images {
+                let dxi = ds.pointer + n * inPerImage, dyi = gs.pointer + n * outPerImage
+                if !acc { dxi.update(repeating: 0, count: inPerImage) }
+                if self.kind == .max, let a = auxp {
+                    let idx = UnsafeRawPointer(a.pointer + n * outPerImage).assumingMemoryBound(to: Int32.self)
+                    for p in 0..<(oh * ow) {
+                        for ch in 0..<c {
+                            let q = Int(idx[p * c + ch])
+                            if q >= 0 { dxi[q * c + ch] += dyi[p * c + ch] }
+                        }
+                    }
+                    continue
+                }
+                for oy in 0..<oh {
+                    for ox in 0..<ow {
+                        let w = self.window(oy, ox)
+                        let src = dyi + (oy * ow + ox) * c
+                        let inv = 1 / Float(max(1, w.divisor))
+                        for iy in w.y0..<max(w.y0, w.y1) {
+                            for ix in w.x0..<max(w.x0, w.x1) {
+                                let dst = dxi + (iy * g.inWidth + ix) * c
+                                blocks16(c) { ch, lanes in
+                                    stp(ldp(dst + ch, lanes) + ldp(src + ch, lanes) * SIMD16<Float>(repeating: inv), dst + ch, lanes)
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
