@@ -53,10 +53,10 @@ commands:
   init SPEC [--variant V] [--set name=value]... -o OUT.safetensors [--seed N]
       random weights initialized as torchvision does, saved with the spec's state_dict names
   run SPEC [--variant V] [--set name=value]... [--weights W.safetensors | --seed N]
-      --input X.npy --output Y.npy [--batch N] [--threads T] [--reference]
+      --input X.npy --output Y.npy [--batch N] [--threads T] [--reference | --disable PASS...]
       inference on a float32 [N, C, H, W] batch; --reference uses the naive interpreter
   bench SPEC [--variant V] [--set name=value]... [--batch N] [--threads T] [--runs R]
-      [--warmup W] [--format text|json] [--profile] [--weights W.safetensors | --seed N]
+      [--warmup W] [--format text|json] [--profile] [--weights W.safetensors | --seed N] [--disable PASS]...
       latency (median, p90), images/s, GFLOP/s and % of peak; --profile adds a per-step table
   generate [--check] [--specs DIR] [--out DIR]
       rewrite (or, with --check, verify) the Generated/ outputs of every shipped spec
