@@ -48,6 +48,7 @@ let package = Package(
         .testTarget(name: "TensorIOTests", dependencies: ["TensorIO"], swiftSettings: common),
         .testTarget(name: "TrainingTests", dependencies: ["Training", "Runtime", "Compiler", "IR", "Spec", "Kernels", "TensorIO"], swiftSettings: common),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Compiler", "IR", "Spec", "Kernels", "TensorIO"], swiftSettings: common),
+        .testTarget(name: "CLITests", dependencies: ["ModelcCLI", "Runtime", "TensorIO", "IR", "Spec"], swiftSettings: common),
     ],
     swiftLanguageModes: [.v6]
 )
