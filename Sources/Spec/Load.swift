@@ -44,7 +44,7 @@ public enum SpecLoader {
         guard bytes.count <= limits.maxFileBytes else {
             return (nil, [Diagnostic(.fileTooLarge, "'\(request.path)' has \(bytes.count) bytes; a spec may have at most \(limits.maxFileBytes)", at: nil)])
         }
-        let file = SourceFile(path: request.path, text: String(decoding: bytes, as: UTF8.self))
+        let file = YAMLParser.sourceFile(path: request.path, bytes: bytes)   // without a byte-order mark, as from a file
         let (root, yamlDiagnostics) = YAMLParser.parse(bytes, file: file, limits: limits)
         return elaborate(file: file, root: root, yamlDiagnostics: yamlDiagnostics, request: request)
     }
