@@ -6,11 +6,19 @@ public final class SourceFile: Sendable {
     public let path: String
     /// The text split into lines without their terminators; line `n` (1-based) is `lines[n - 1]`.
     public let lines: [Substring]
+    /// Whether each line is pure ASCII, so that its columns are UTF-8 offsets: the renderer
+    /// quotes a window of a very long line without walking all of it.
+    private let asciiLines: [Bool]
 
     public init(path: String, text: String) {
         self.path = path
         self.lines = text.split(separator: "\n", omittingEmptySubsequences: false)
             .map { $0.hasSuffix("\r") ? $0.dropLast() : $0 }
+        self.asciiLines = lines.map { $0.utf8.allSatisfy { $0 < 0x80 } }
+    }
+
+    func isASCII(line number: Int) -> Bool {
+        number >= 1 && number <= lines.count && asciiLines[number - 1]
     }
 
     /// The text of a 1-based line, or nil past the end.

@@ -17,6 +17,13 @@ final class Elaborator {
     var blockStack: [String] = []
     private var work = 0
     private(set) var exhausted = false
+    /// Elements of YAML lists evaluated so far (`evaluate`), against `maxListElements`.
+    var listElements = 0
+
+    /// An alias can name a list of up to 1,000,000 YAML nodes (the YAML limit), and an item
+    /// evaluates its arguments once per repetition: bound the total, to what one such list
+    /// needs, so that `{kernel: *big, repeat: 10000}` is an error, not hours of work.
+    static let maxListElements = 1_000_000
 
     // At a few microseconds per unit (debug build), these keep the worst spec (blocks that
     // instantiate each other exponentially) under a second; real CNNs stay below 2,000 nodes.

@@ -130,6 +130,14 @@ extension Elaborator {
             report(.typeMismatch, "expected a value; found a mapping", at: node.range, ctx: ctx)
             return nil
         case .sequence(let items):
+            let before = listElements
+            listElements += items.count
+            guard listElements <= Self.maxListElements else {
+                if before <= Self.maxListElements {
+                    report(.modelTooLarge, "the spec evaluates more than \(Self.maxListElements) list elements (a large list used by many items, through an alias, repeat or blocks)", at: node.range, ctx: ctx)
+                }
+                return nil
+            }
             var out: [Value] = []
             for i in items {
                 guard let v = evaluate(i, ctx: ctx, notes: &notes) else { return nil }
