@@ -25,10 +25,11 @@ final class Elaborator {
     /// needs, so that `{kernel: *big, repeat: 10000}` is an error, not hours of work.
     static let maxListElements = 1_000_000
 
-    // At a few microseconds per unit (debug build), these keep the worst spec (blocks that
-    // instantiate each other exponentially) under a second; real CNNs stay below 2,000 nodes.
-    static let maxNodes = 50_000
-    static let maxWork = 150_000
+    // At about 5 microseconds per unit in a debug build (a block instance costs ~3 units), these
+    // keep the worst spec (blocks that instantiate each other exponentially) near 0.3 s of CPU;
+    // real CNNs stay below 2,000 nodes (EfficientNet-B7: ~1,000).
+    static let maxNodes = 20_000
+    static let maxWork = 60_000
     static let maxRepeat = 10_000
     static let maxBlockNesting = 32
 
