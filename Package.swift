@@ -43,10 +43,10 @@ let package = Package(
         .executableTarget(name: "modelc", dependencies: ["ModelcCLI"], swiftSettings: common),
 
         .testTarget(name: "YAMLTests", dependencies: ["YAML", "Diagnostics"], swiftSettings: common),
-        .testTarget(name: "SpecTests", dependencies: ["Spec", "IR", "Diagnostics", "ModelcCLI"], swiftSettings: common),
+        .testTarget(name: "SpecTests", dependencies: ["Spec", "IR", "Diagnostics", "ModelcCLI"], exclude: ["Fixtures"], swiftSettings: common),
         .testTarget(name: "KernelsTests", dependencies: ["Kernels"], swiftSettings: common),
         .testTarget(name: "TensorIOTests", dependencies: ["TensorIO"], swiftSettings: common),
-        .testTarget(name: "TrainingTests", dependencies: ["Training", "Runtime", "Compiler", "IR", "Spec", "Kernels", "TensorIO"], swiftSettings: common),
+        .testTarget(name: "TrainingTests", dependencies: ["Training", "Runtime", "Compiler", "IR", "Spec", "Kernels", "TensorIO"], exclude: ["Fixtures"], swiftSettings: common),
         .testTarget(name: "RuntimeTests", dependencies: ["Runtime", "Compiler", "IR", "Spec", "Kernels", "TensorIO"], swiftSettings: common),
         .testTarget(name: "CLITests", dependencies: ["ModelcCLI", "Runtime", "TensorIO", "IR", "Spec"], swiftSettings: common),
     ],

@@ -7,8 +7,9 @@ public func closestMatch(to word: String, in candidates: some Sequence<String>) 
     for candidate in candidates {
         let c = Array(candidate.lowercased().unicodeScalars)
         guard c.count <= 64 else { continue }
-        let d = editDistance(w, c)
-        if d <= min(3, max(1, max(w.count, c.count) / 3)), d < (best?.1 ?? .max) {
+        // Ties go to the candidate of the same length ("relu5" → "relu6", not "relu").
+        let d = editDistance(w, c) * 2 + (c.count == w.count ? 0 : 1)
+        if d / 2 <= min(3, max(1, max(w.count, c.count) / 3)), d < (best?.1 ?? .max) {
             best = (candidate, d)
         }
     }
@@ -20,10 +21,12 @@ public func didYouMean(_ word: String, _ candidates: some Sequence<String>) -> S
     closestMatch(to: word, in: candidates).map { "; did you mean '\($0)'?" } ?? ""
 }
 
-/// Damerau-free Levenshtein distance over Unicode scalars.
+/// Edit distance over Unicode scalars where swapping two adjacent letters is one edit
+/// (optimal string alignment), so "widht" is one edit from "width".
 func editDistance(_ a: [Unicode.Scalar], _ b: [Unicode.Scalar]) -> Int {
     if a.isEmpty { return b.count }
     if b.isEmpty { return a.count }
+    var beforePrevious = [Int](repeating: 0, count: b.count + 1)
     var previous = Array(0...b.count)
     var current = [Int](repeating: 0, count: b.count + 1)
     for i in 1...a.count {
@@ -31,8 +34,11 @@ func editDistance(_ a: [Unicode.Scalar], _ b: [Unicode.Scalar]) -> Int {
         for j in 1...b.count {
             let cost = a[i - 1] == b[j - 1] ? 0 : 1
             current[j] = min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + cost)
+            if i > 1, j > 1, a[i - 1] == b[j - 2], a[i - 2] == b[j - 1] {
+                current[j] = min(current[j], beforePrevious[j - 2] + 1)
+            }
         }
-        swap(&previous, &current)
+        (beforePrevious, previous, current) = (previous, current, beforePrevious)
     }
     return previous[b.count]
 }
