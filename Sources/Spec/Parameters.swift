@@ -12,6 +12,8 @@ struct ParameterBinder {
     /// default, the parameters that default read (so that reading `width` counts as reading `phi`).
     struct Bound {
         var variant: String?
+        /// Parameters the chosen variant assigns.
+        var variantKeys: Set<String> = []
         var defaultDependencies: [String: Set<String>] = [:]
         /// Position in the root scope's read log where elaboration started.
         var readMark = 0
@@ -65,7 +67,7 @@ struct ParameterBinder {
         // Bind in declaration order.
         let elaborator = Elaborator(doc: doc, rootEnv: env)
         let ctx = Elaborator.Context(env: env, path: "", trace: [])
-        var bound = Bound(variant: variant)
+        var bound = Bound(variant: variant, variantKeys: Set(entries.map(\.key)))
         for p in doc.params {
             var notes: [Note] = []
             var defaultNotes: [Note] = []
@@ -117,6 +119,19 @@ struct ParameterBinder {
         return .string(text)
     }
 
+    /// Whether a default's text mentions `name` as a word (for the ineffective-set message).
+    static func mentions(_ node: YAMLNode, _ name: String) -> Bool {
+        guard let text = node.scalar, text.hasPrefix("$") else { return false }
+        var word = ""
+        for ch in text + " " {
+            if ch.isLetter || ch.isNumber || ch == "_" { word.append(ch) } else {
+                if word == name { return true }
+                word = ""
+            }
+        }
+        return false
+    }
+
     static func compatible(_ v: Value, _ d: Value) -> Bool {
         switch (v, d) {
         case (.int, .int), (.int, .float), (.float, .float), (.bool, .bool), (.string, .string), (.list, .list), (_, .null), (.null, _): true
@@ -136,8 +151,14 @@ struct ParameterBinder {
             guard let eq = s.text.firstIndex(of: "=") else { continue }
             let name = String(s.text[..<eq])
             guard doc.params.contains(where: { $0.key == name }), !used.contains(name) else { continue }
-            let why = bound.variant.map { " with variant '\($0)' (which sets the parameters that would read it)" } ?? ""
-            diags.error(.ineffectiveSet, "--set \(name) has no effect\(why)", at: s.range)
+            // Parameters whose defaults read this one but that the variant sets directly.
+            let pinned = doc.params.filter { p in
+                bound.variantKeys.contains(p.key) && Self.mentions(p.value, name)
+            }.map(\.key)
+            let why = pinned.isEmpty || bound.variant == nil
+                ? "nothing in the spec reads '\(name)'"
+                : "variant '\(bound.variant!)' sets \(pinned.map { "'\($0)'" }.joined(separator: ", ")), whose defaults would read it"
+            diags.error(.ineffectiveSet, "--set \(name) has no effect: \(why)", at: s.range)
         }
     }
 }
