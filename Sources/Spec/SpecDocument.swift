@@ -57,7 +57,8 @@ enum ParamType: String, CaseIterable {
     }
 }
 
-let topLevelKeys = ["name", "description", "input", "params", "variants", "default_variant", "defaults", "blocks", "layers"]
+/// `train` holds training settings; the front end skips it and `modelc train` validates it.
+let topLevelKeys = ["name", "description", "input", "params", "variants", "default_variant", "defaults", "blocks", "layers", "train"]
 let blockKeys = ["description", "params", "let", "layers", "residual", "inline"]
 
 extension SpecDocument {
