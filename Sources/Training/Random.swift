@@ -36,7 +36,7 @@ enum TrainRandom {
         while i > 0 {
             state = mix(state)
             // Lemire's multiply-shift maps 64 random bits to 0...i with negligible bias.
-            let j = Int((state >> 32) &* UInt64(i + 1) >> 32)
+            let j = Int(((state >> 32) &* UInt64(i + 1)) >> 32)
             order.swapAt(i, j)
             i -= 1
         }

@@ -7,6 +7,7 @@
 // The same plan runs in eval mode (BN running statistics, dropout off), which is what the
 // inference plan (BN folded, fused) must agree with after training.
 
+import Foundation
 import IR
 import Kernels
 
@@ -33,6 +34,8 @@ public final class TrainingPlan: @unchecked Sendable {
     private let staging: FloatStorage
     private var offsets: [String: (trainable: Bool, offset: Int, count: Int)] = [:]
     private var version = 0
+    /// Per-layer timing when MODELC_TRAIN_PROFILE is set (printed by `profileReport`).
+    var profile: LayerProfile?
     private let logitsGradient: UnsafeMutablePointer<Float>
     private let logitsValue: UnsafeMutablePointer<Float>
 
@@ -162,6 +165,7 @@ public final class TrainingPlan: @unchecked Sendable {
             }
             layer.bind()
         }
+        if getenv("MODELC_TRAIN_PROFILE") != nil { profile = LayerProfile(count: L + 1) }
         logitsValue = at(valueItem[L]) ?? base
         logitsGradient = at(gradItem[L]) ?? base
     }
@@ -239,7 +243,11 @@ public final class TrainingPlan: @unchecked Sendable {
     public func forward(_ images: UnsafePointer<Float>, n: Int, training: Bool, randomKey: UInt64 = 0) -> UnsafePointer<Float> {
         staging.pointer.update(from: images, count: n * (graph.inputShape.elementCount ?? 0))
         let s = RunState(n: n, threads: threads, training: training, randomKey: randomKey)
-        for layer in layers { layer.forward(s) }
+        if profile != nil {
+            for (i, layer) in layers.enumerated() { profile?.time(i, backward: false) { layer.forward(s) } }
+        } else {
+            for layer in layers { layer.forward(s) }
+        }
         return UnsafePointer(logitsValue)
     }
 
@@ -260,7 +268,9 @@ public final class TrainingPlan: @unchecked Sendable {
     /// Backward of the last forward (after `loss`): parameter gradients into the flat store.
     func backward(n: Int, randomKey: UInt64) {
         let s = RunState(n: n, threads: threads, training: true, randomKey: randomKey)
-        for layer in layers.reversed() where layer.dy != nil { layer.backward(s) }
+        for (i, layer) in layers.enumerated().reversed() where layer.dy != nil {
+            if profile != nil { profile?.time(i, backward: true) { layer.backward(s) } } else { layer.backward(s) }
+        }
     }
 
     /// Test hook: backward with a given dLoss/dLogits ([n, classes]).
@@ -285,4 +295,31 @@ public final class TrainingPlan: @unchecked Sendable {
 extension TrainingPlan {
     /// Test hook: restores BN running statistics (a training-mode forward updates them).
     public func setFlatStatistics(_ values: [Float]) { buffers.assign(values) }
+}
+
+/// Wall time per layer, forward and backward (a development aid: `MODELC_TRAIN_PROFILE=1`).
+final class LayerProfile {
+    var forward: [Double]
+    var backward: [Double]
+    let clock = ContinuousClock()
+    init(count: Int) { forward = .init(repeating: 0, count: count); backward = forward }
+
+    func time(_ i: Int, backward isBackward: Bool, _ body: () -> Void) {
+        let t = clock.measure(body).seconds
+        if isBackward { backward[i] += t } else { forward[i] += t }
+    }
+}
+
+extension TrainingPlan {
+    /// Per-layer times so far, or nil when profiling is off.
+    public func profileReport() -> String? {
+        guard let p = profile else { return nil }
+        var lines = ["layer                      kind            forward s   backward s"]
+        for (i, l) in layers.enumerated() {
+            let kind = graph.nodes[i].op.kindName
+            lines.append(String(format: "%-26@ %-14@ %10.3f %12.3f", (l.name.isEmpty ? "(\(i))" : l.name) as NSString, kind as NSString, p.forward[i], p.backward[i]))
+        }
+        lines.append(String(format: "total                                     %10.3f %12.3f", p.forward.reduce(0, +), p.backward.reduce(0, +)))
+        return lines.joined(separator: "\n")
+    }
 }
