@@ -19,6 +19,8 @@ public func modelcMain(_ args: [String]) -> Int32 {
         case "init": return try initCommand(cl)
         case "run": return try runCommand(cl)
         case "bench": return try benchCommand(cl)
+        case "train": return try trainCommand(cl)
+        case "eval": return try evalCommand(cl)
         case "generate": return try generate(cl)
         case "help", "--help", "-h":
             print(usage, terminator: "")
@@ -38,7 +40,7 @@ public func modelcMain(_ args: [String]) -> Int32 {
 }
 
 public let modelcVersion = "0.1.0"
-let commands = ["check", "summary", "compile", "init", "run", "bench", "generate", "help"]
+let commands = ["check", "summary", "compile", "init", "run", "bench", "train", "eval", "generate", "help"]
 
 let usage = """
 usage: modelc <command> [options]
@@ -58,6 +60,16 @@ commands:
   bench SPEC [--variant V] [--set name=value]... [--batch N] [--threads T] [--runs R]
       [--warmup W] [--format text|json] [--profile] [--weights W.safetensors | --seed N] [--disable PASS]...
       latency (median, p90), images/s, GFLOP/s and % of peak; --profile adds a per-step table
+  train SPEC [--variant V] [--set name=value]... --data DIR --epochs N --out RUNDIR [--batch 64]
+      [--lr 0.001] [--optimizer sgd|adam|adamw] [--momentum M] [--nesterov] [--weight-decay WD]
+      [--schedule constant|step:EPOCHS[:GAMMA]|cosine[:MIN]] [--warmup STEPS] [--label-smoothing E]
+      [--seed N] [--threads 2] [--limit-train N] [--limit-test N] [--checkpoint-every STEPS]
+      [--weights INITIAL.safetensors] | --resume RUNDIR
+      train on an MNIST-format data set; settings may also sit in the spec's train: section
+      (flags override); checkpoints, metrics.jsonl, last/best.safetensors in RUNDIR
+  eval SPEC [--variant V] [--set name=value]... --weights W.safetensors --data DIR
+      [--format text|json] [--batch N] [--threads T] [--split test|train] [--limit-test N]
+      loss and accuracy of the compiled inference plan on the data set
   generate [--check] [--specs DIR] [--out DIR]
       rewrite (or, with --check, verify) the Generated/ outputs of every shipped spec
   help
