@@ -105,7 +105,11 @@ final class PoolLayer: TrainLayer, @unchecked Sendable {
                     }
                 }
                 stp(m, y + p * c + ch, lanes)
-                for l in 0..<lanes { idx[p * c + ch + l] = at[l] }
+                if lanes == 16 {
+                    UnsafeMutableRawPointer(idx + p * c + ch).storeBytes(of: at, as: SIMD16<Int32>.self)
+                } else {
+                    for l in 0..<lanes { idx[p * c + ch + l] = at[l] }
+                }
             }
         }
     }

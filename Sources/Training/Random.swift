@@ -107,11 +107,10 @@ final class DropoutLayer: TrainLayer, @unchecked Sendable {
     override func backward(_ s: RunState) {
         guard let dy, let d = dx[0] else { return }
         let count = s.n * outFloats
-        if !(p > 0) || aux == nil {
+        guard p > 0, let mask = aux else {
             emit(dy, d, 0..<count, accumulate: accumulate[0])
             return
         }
-        let mask = aux!
         let gs = SendablePointer(dy), ds = SendableMutablePointer(d), ms = SendablePointer(mask), acc = accumulate[0]
         parallel((count + 15) / 16, threads: s.threads, work: count) { r in
             var i = r.lowerBound * 16
@@ -160,7 +159,8 @@ final class StochasticDepthLayer: TrainLayer, @unchecked Sendable {
         guard let dy, let d = dx[0] else { return }
         let per = outFloats
         for n in 0..<s.n {
-            let factor: Float = (p > 0 && aux != nil) ? aux![n] : 1
+            var factor: Float = 1
+            if p > 0, let aux { factor = aux[n] }
             let src = dy + n * per, dst = d + n * per
             for i in 0..<per { dst[i] = accumulate[0] ? dst[i] + src[i] * factor : src[i] * factor }
         }

@@ -119,6 +119,12 @@ public final class TrainingPlan: @unchecked Sendable {
             }
         }
         let (placement, total) = ArenaPlanner.place(items)
+        // Refuse plans that cannot be allocated rather than crash in the allocator.
+        let bytes = Double(total) * 4
+        let memory = Double(ProcessInfo.processInfo.physicalMemory)
+        guard bytes <= memory * 0.75 else {
+            throw TrainingError("training '\(graph.name)' at batch \(batch) needs a \(Int(bytes / 1e9)) GB arena, more than this machine's memory allows; lower --batch")
+        }
         arenaFloats = total
         naiveFloats = naive
         arena = FloatStorage(count: total)
