@@ -81,7 +81,7 @@ public enum DiagnosticID: String, CaseIterable, Sendable {
         case .unknownParameter: "--set or a variant assigns a parameter the spec does not declare"
         case .invalidSetFlag: "a --set flag is not of the form name=value"
         case .ineffectiveSet: "a --set parameter is never read (a variant sets what it would change)"
-        case .modelTooLarge: "the elaborated model exceeds the layer-count limit (repeat counts too large)"
+        case .modelTooLarge: "the elaborated model exceeds a size limit: layers, layer items or list elements evaluated"
         case .expressionSyntax: "a $(...) expression does not parse"
         case .undefinedName: "an expression or $name refers to no parameter or local value"
         case .expressionError: "an expression fails to evaluate (division by zero, bad argument, overflow)"

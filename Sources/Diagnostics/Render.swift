@@ -20,8 +20,13 @@ public struct DiagnosticRenderer: Sendable {
         return out
     }
 
-    public func render(_ all: [Diagnostic]) -> String {
-        var out = all.map(render).joined()
+    /// Renders at most `limit` diagnostics (like clang's -ferror-limit: past a few hundred,
+    /// more lines help nobody and a hostile spec could produce millions), then the count.
+    public func render(_ all: [Diagnostic], limit: Int = 200) -> String {
+        var out = all.prefix(limit).map(render).joined()
+        if all.count > limit {
+            out += "modelc: note: \(all.count - limit) more diagnostics not shown\n"
+        }
         let errors = all.count { $0.severity == .error }
         if errors > 0 {
             out += "\(errors) error\(errors == 1 ? "" : "s") generated.\n"
