@@ -7,7 +7,8 @@
 # Environment: VENV=path of a Python venv with torch (default: .venv-bench in this folder,
 # created with CPU torch if missing), THREADS (2), BATCH (64), STEPS (modelc: images =
 # STEPS x BATCH; PyTorch: STEPS timed steps after 10 warm-up steps), NETS ("mnist_cnn lenet5"),
-# ROUNDS (2: the runs alternate, modelc then PyTorch, and each is reported).
+# ROUNDS (2: the runs alternate, modelc then PyTorch, and each is reported), MODELC (a built
+# modelc binary; default: swift build -c release here).
 # modelc's number is the images/s of `modelc train --epochs 1` over the subset (data filling,
 # forward, loss, backward, optimizer; test evaluation and checkpoints excluded), PyTorch's the
 # same loop in torch_train.py.
@@ -22,8 +23,11 @@ if [ ! -x "$venv/bin/python" ]; then
     python3 -m venv "$venv"
     "$venv/bin/pip" install --quiet --index-url https://download.pytorch.org/whl/cpu torch || "$venv/bin/pip" install --quiet torch
 fi
-(cd "$root" && swift build -c release --product modelc >/dev/null)
-modelc="$root/.build/release/modelc"
+modelc="${MODELC:-}"
+if [ -z "$modelc" ]; then
+    (cd "$root" && swift build -c release --product modelc >/dev/null)
+    modelc="$root/.build/release/modelc"
+fi
 tmp="$(mktemp -d)"; trap 'rm -rf "$tmp"' EXIT
 printf "%-10s %-6s %14s %14s %8s\n" net round "modelc img/s" "pytorch img/s" ratio
 for net in $nets; do

@@ -61,7 +61,7 @@ commands:
       [--warmup W] [--format text|json] [--profile] [--weights W.safetensors | --seed N] [--disable PASS]...
       latency (median, p90), images/s, GFLOP/s and % of peak; --profile adds a per-step table
   train SPEC [--variant V] [--set name=value]... --data DIR --epochs N --out RUNDIR [--batch 64]
-      [--lr 0.001] [--optimizer sgd|adam|adamw] [--momentum M] [--nesterov] [--weight-decay WD]
+      [--lr 0.003] [--optimizer sgd|adam|adamw] [--momentum M] [--nesterov] [--weight-decay WD]
       [--schedule constant|step:EPOCHS[:GAMMA]|cosine[:MIN]] [--warmup STEPS] [--label-smoothing E]
       [--seed N] [--threads 2] [--limit-train N] [--limit-test N] [--checkpoint-every STEPS]
       [--weights INITIAL.safetensors] | --resume RUNDIR

@@ -6,7 +6,7 @@
 public struct TrainConfig: Sendable, Equatable {
     public var epochs = 1
     public var batch = 64
-    public var lr = 1e-3
+    public var lr = 3e-3
     public var optimizer = OptimizerSettings()
     public var schedule = Schedule.cosine(minimum: 0)
     /// Linear warm-up, in steps.
