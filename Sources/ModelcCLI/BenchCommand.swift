@@ -79,8 +79,9 @@ func percentile(_ sorted: [Double], _ p: Double) -> Double {
     return sorted[min(max(rank, 1), sorted.count) - 1]
 }
 
-/// Multiply-accumulates of one plan step at batch 1: conv and linear weights (and the two small
-/// fully connected layers of a fused squeeze-excitation), counted like `GraphStatistics`.
+/// Multiply-accumulates of one plan step at batch 1, conv and linear weights only, counted like
+/// `GraphStatistics` (a fused squeeze-excitation's two small layers are left out: its time goes
+/// to pooling and gating, and a GFLOP/s figure for it would mislead).
 func stepMACs(_ step: Step, in plan: ExecutionPlan) -> Int {
     let out = plan.buffers[step.output].shape
     let inChannels = step.inputs.first.map { plan.buffers[$0].shape.channels } ?? 0
@@ -89,8 +90,6 @@ func stepMACs(_ step: Step, in plan: ExecutionPlan) -> Int {
         return (out.elementCount ?? 0) * (inChannels / max(c.groups, 1)) * c.kernel.h * c.kernel.w
     case .linear(let l):
         return l.outFeatures * inChannels
-    case .squeezeExcitation(let se):
-        return 2 * inChannels * se.fc1Conv.outChannels
     default:
         return 0
     }
