@@ -21,7 +21,7 @@ public struct Weights: Sendable {
                 problems.append("missing tensor '\(p.name)' of shape \(p.shape)")
                 continue
             }
-            if let s = shapes[p.name], s != p.shape, s.reduce(1, *) != p.elementCount || s.count != p.shape.count {
+            if let s = shapes[p.name], s != p.shape {
                 problems.append("tensor '\(p.name)' has shape \(s); the spec expects \(p.shape)")
             } else if t.count != p.elementCount {
                 problems.append("tensor '\(p.name)' has \(t.count) elements; the spec expects \(p.shape) (\(p.elementCount))")
