@@ -153,7 +153,6 @@ final class Elaborator {
         }
 
         var input = previous
-        var explicitInput = false
         if let from = syntax.meta["from"] {
             guard let refs = referenceNames(from.value, ctx: ctx), refs.count == 1 else {
                 if from.value.sequence != nil {
@@ -164,9 +163,7 @@ final class Elaborator {
             }
             guard let resolved = resolve(refs[0], scope: scope, ctx: ctx) else { counter += 1; return nil }
             input = resolved
-            explicitInput = true
         }
-        _ = explicitInput
 
         var output = input
         for repetition in 0..<count {
