@@ -32,6 +32,13 @@ final class ConvLayer: TrainLayer, @unchecked Sendable {
     private let ciOf: UnsafeMutablePointer<Int32>
     /// dW of all groups as [g][(tap, ci)][co_g], transposed into OIHW after the GEMM.
     private let dwScratch: UnsafeMutablePointer<Float>
+    /// Direct kernels for single-input-channel convs (see DirectConv.swift), nil otherwise.
+    private let direct: DirectConv?
+    private let directWeights: UnsafeMutablePointer<Float>
+    private let directPartials: UnsafeMutablePointer<Float>
+    /// Few-input-channel dX through a per-image GEMM and col2im (see `backwardDataCol2im`):
+    /// weights as [co][(tap, ci)], nil when the conv does not take that path.
+    private let colWeights: UnsafeMutablePointer<Float>?
 
     init(node: Int, name: String, conv: Conv2D, inShape: TensorShape, outShape: TensorShape, batch: Int) {
         self.conv = conv
@@ -55,11 +62,16 @@ final class ConvLayer: TrainLayer, @unchecked Sendable {
             }
         }
         dwScratch = .allocate(capacity: max(1, k * g.outChannels))
+        direct = DirectConv.eligible(g) ? DirectConv(g) : nil
+        colWeights = g.groups == 1 && g.inChannels <= 8 ? .allocate(capacity: max(1, k * g.outChannels)) : nil
+        directWeights = .allocate(capacity: max(1, direct?.packedWeightFloats ?? 0))
+        directPartials = .allocate(capacity: max(1, (direct?.partialFloats ?? 0) * ((batch + directChunk - 1) / directChunk)))
         super.init(node: node, name: name, inShapes: [inShape], outShape: outShape, batch: batch)
     }
 
     deinit {
         zero.deallocate(); tapOf.deallocate(); ciOf.deallocate(); dwScratch.deallocate()
+        directWeights.deallocate(); directPartials.deallocate(); colWeights?.deallocate()
         table?.deallocate(); tableDX?.deallocate()
     }
 
@@ -130,11 +142,20 @@ final class ConvLayer: TrainLayer, @unchecked Sendable {
     }
 
     override func forward(_ s: RunState) {
-        repack()
         let g = geometry.withBatch(s.n)
         let pixels = g.outputPixels
         let xs = SendablePointer(x[0]), ys = SendableMutablePointer(y)
         let work = Int(g.flops / 2)
+        if let direct, directConvEnabled {
+            direct.packWeights(params[0], into: directWeights)
+            let ws = SendablePointer(directWeights)
+            let bs: SendablePointer? = conv.bias ? SendablePointer(params[1]) : nil
+            parallel(s.n, threads: s.threads, work: work) { images in
+                direct.forward(x: xs.pointer, packed: ws.pointer, bias: bs?.pointer, y: ys.pointer, images: images)
+            }
+            return
+        }
+        repack()
         if isDepthwise, let pd = packedDepthwise?.packed {
             parallel(pixels, threads: s.threads, work: work) { r in
                 depthwiseConv2d(shape: g, input: xs.pointer, weights: pd, output: ys.pointer, pixels: r)
@@ -163,6 +184,24 @@ final class ConvLayer: TrainLayer, @unchecked Sendable {
         let pixels = g.outputPixels
         let cg = g.inChannelsPerGroup, ng = g.outChannelsPerGroup, taps = g.taps, k = taps * cg
         if conv.bias { columnSums(dy, pixels: pixels, channels: g.outChannels, into: grads[1], threads: s.threads) }
+        if let direct, directConvEnabled {
+            // dW in fixed image chunks, summed in chunk order ([co][tap] is OIHW for Cin = 1).
+            let chunks = (s.n + directChunk - 1) / directChunk, size = direct.partialFloats
+            let xs = SendablePointer(x[0]), gs = SendablePointer(dy), ps = SendableMutablePointer(directPartials)
+            let n = s.n
+            parallel(chunks, threads: s.threads, work: Int(g.flops / 2)) { r in
+                for c in r {
+                    direct.weightGradient(x: xs.pointer, dy: gs.pointer, images: (c * directChunk)..<min(n, (c + 1) * directChunk),
+                                          out: ps.pointer + c * size)
+                }
+            }
+            let dw = grads[0]
+            dw.update(from: directPartials, count: size)
+            for c in 1..<max(1, chunks) {
+                let p = directPartials + c * size
+                for i in 0..<size { dw[i] += p[i] }
+            }
+        } else {
         // dW per group into [(tap, ci)][co_g], then into OIHW.
         for grp in 0..<g.groups {
             let a = AView(a: zero, ai: 0, ak: 0, table: UnsafePointer(table), taps: taps,
@@ -180,7 +219,12 @@ final class ConvLayer: TrainLayer, @unchecked Sendable {
                 }
             }
         }
+        }
         guard let dxp = dx[0], let tableDX else { return }
+        if colWeights != nil && directConvEnabled {
+            backwardDataCol2im(s, dxp)
+            return
+        }
         if transposedVersion != weightsVersion {
             let w = UnsafePointer(params[0])
             packedTransposed = PackedWeights(k: taps * ng, n: cg, groups: g.groups, bias: nil) { grp, kk, j in
@@ -199,6 +243,78 @@ final class ConvLayer: TrainLayer, @unchecked Sendable {
                 let e = acc ? Epilogue(residual: UnsafePointer(out), residualStride: g.inChannels) : Epilogue()
                 igemm(indirection: ts.pointer, taps: taps, offset: grp * ng, zero: zs.pointer, weights: wt,
                       group: grp, c: out, ldc: g.inChannels, rows: r, epilogue: e)
+            }
+        }
+    }
+}
+
+extension ConvLayer {
+    /// dX of a dense conv with few input channels, where the igemm over `tableDX` would fill
+    /// a handful of its 32 columns: per image, C[p, (tap, ci)] = Σ_co dY[p, co] · W[co, ci, tap]
+    /// (a GEMM 150 columns wide for a 5x5 conv of 6 channels, K = Cout), then each C row is
+    /// added to the input pixels its taps read (col2im). Images are independent (split over
+    /// threads) and each is summed in a fixed order.
+    func backwardDataCol2im(_ s: RunState, _ dxp: UnsafeMutablePointer<Float>) {
+        guard let dy, let cw = colWeights else { return }
+        let g = geometry.withBatch(s.n)
+        let taps = g.taps, cin = g.inChannels, cout = g.outChannels, kc = taps * cin
+        let w = params[0]
+        for co in 0..<cout {
+            for t in 0..<taps {
+                for ci in 0..<cin { cw[co * kc + t * cin + ci] = w[(co * cin + ci) * taps + t] }
+            }
+        }
+        let oh = g.outHeight, ow = g.outWidth, ohw = oh * ow, ih = g.inHeight, iw = g.inWidth
+        let ws = SendablePointer(cw), gs = SendablePointer(dy), ds = SendableMutablePointer(dxp)
+        let acc = accumulate[0]
+        parallel(s.n, threads: s.threads, work: Int(g.flops / 2)) { images in
+            // 8 floats of slack: the gather reads 8 lanes of a segment of cin <= 8.
+            let c = UnsafeMutablePointer<Float>.allocate(capacity: ohw * kc + 8)
+            c.initialize(repeating: 0, count: ohw * kc + 8)
+            defer { c.deallocate() }
+            for n in images {
+                trainingGemm(m: ohw, n: kc, k: cout, a: .strided(gs.pointer + n * ohw * cout, ai: cout, ak: 1),
+                             b: ws.pointer, ldb: kc, c: c, ldc: kc, accumulate: false, threads: 1)
+                let dxi = ds.pointer + n * ih * iw * cin
+                if g.strideH == 1 && g.strideW == 1 {
+                    // Gather: each input pixel sums the (tap, ci) segments of the output pixels
+                    // that read it, taps in ascending order, in an 8-lane register.
+                    for iy in 0..<ih {
+                        for ix in 0..<iw {
+                            var a = SIMD8<Float>(repeating: 0)
+                            for ky in 0..<g.kernelH {
+                                let oy = iy + g.padTop - ky * g.dilationH
+                                if oy < 0 || oy >= oh { continue }
+                                let row = c + oy * ow * kc + ky * g.kernelW * cin
+                                for kx in 0..<g.kernelW {
+                                    let ox = ix + g.padLeft - kx * g.dilationW
+                                    if ox < 0 || ox >= ow { continue }
+                                    a += UnsafeRawPointer(row + ox * kc + kx * cin).loadUnaligned(as: SIMD8<Float>.self)
+                                }
+                            }
+                            let dst = dxi + (iy * iw + ix) * cin
+                            if acc { for ci in 0..<cin { dst[ci] += a[ci] } } else { for ci in 0..<cin { dst[ci] = a[ci] } }
+                        }
+                    }
+                    continue
+                }
+                if !acc { dxi.update(repeating: 0, count: ih * iw * cin) }
+                for oy in 0..<oh {
+                    for ky in 0..<g.kernelH {
+                        let iy = oy * g.strideH - g.padTop + ky * g.dilationH
+                        if iy < 0 || iy >= ih { continue }
+                        for ox in 0..<ow {
+                            let src = c + (oy * ow + ox) * kc + ky * g.kernelW * cin
+                            let ix0 = ox * g.strideW - g.padLeft
+                            for kx in 0..<g.kernelW {
+                                let ix = ix0 + kx * g.dilationW
+                                if ix < 0 || ix >= iw { continue }
+                                let dst = dxi + (iy * iw + ix) * cin, sp = src + kx * cin
+                                for ci in 0..<cin { dst[ci] += sp[ci] }
+                            }
+                        }
+                    }
+                }
             }
         }
     }

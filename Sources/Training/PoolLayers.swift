@@ -13,6 +13,9 @@ struct PoolWindow {
     var y0: Int, y1: Int, x0: Int, x1: Int, divisor: Int
 }
 
+/// Off in tests to compare the few-channel max pool path against the general one.
+nonisolated(unsafe) var directPoolEnabled = true
+
 final class PoolLayer: TrainLayer, @unchecked Sendable {
     enum Kind { case max, avg, adaptive }
     let kind: Kind
@@ -84,6 +87,60 @@ final class PoolLayer: TrainLayer, @unchecked Sendable {
                                 _ aux: UnsafeMutablePointer<Float>, _ pixels: Range<Int>) {
         let c = g.channels, oh = g.outHeight, ow = g.outWidth
         let idx = UnsafeMutableRawPointer(aux).assumingMemoryBound(to: Int32.self)
+        if c < 16 && directPoolEnabled && g.padTop == 0 && g.padLeft == 0 && g.dilationH == 1 && g.dilationW == 1
+            && (oh - 1) * g.strideH + g.kernelH <= g.inHeight && (ow - 1) * g.strideW + g.kernelW <= g.inWidth {
+            // Few channels, every window inside the image: scalar scan per channel (a 16-lane
+            // block would be mostly masked). Same winner rule: the first maximum in scan order.
+            let kh = g.kernelH, kw = g.kernelW, iw = g.inWidth
+            if kh == 2 && kw == 2 {
+                let sh = g.strideH, sw = g.strideW, ihw = g.inHeight * iw
+                var p = pixels.lowerBound
+                while p < pixels.upperBound {
+                    let ox0 = p % ow, oy = (p / ow) % oh, n = p / (ow * oh)
+                    let end = min(pixels.upperBound, p + ow - ox0)
+                    let base = x + n * ihw * c
+                    var q0 = oy * sh * iw + ox0 * sw
+                    while p < end {
+                        let r0 = base + q0 * c, r1 = r0 + iw * c
+                        let yp = y + p * c, ip = idx + p * c
+                        let q1 = Int32(q0 + 1), q2 = Int32(q0 + iw), q3 = Int32(q0 + iw + 1)
+                        for ch in 0..<c {
+                            var m = r0[ch], at = Int32(q0)
+                            let v1 = r0[c + ch], v2 = r1[ch], v3 = r1[c + ch]
+                            var b = v1 > m; m = b ? v1 : m; at = b ? q1 : at
+                            b = v2 > m; m = b ? v2 : m; at = b ? q2 : at
+                            b = v3 > m; m = b ? v3 : m; at = b ? q3 : at
+                            yp[ch] = m
+                            ip[ch] = at
+                        }
+                        p += 1; q0 += sw
+                    }
+                }
+                return
+            }
+            for p in pixels {
+                let ox = p % ow, oy = (p / ow) % oh, n = p / (ow * oh)
+                let q0 = oy * g.strideH * iw + ox * g.strideW
+                let base = x + n * g.inHeight * iw * c
+                let yp = y + p * c, ip = idx + p * c
+                for ch in 0..<c {
+                    var m = base[q0 * c + ch], at = q0
+                    for ky in 0..<kh {
+                        let rowq = q0 + ky * iw
+                        for kx in 0..<kw where ky > 0 || kx > 0 {
+                            let q = rowq + kx
+                            let v = base[q * c + ch]
+                            let better = v > m
+                            m = better ? v : m
+                            at = better ? q : at
+                        }
+                    }
+                    yp[ch] = m
+                    ip[ch] = Int32(at)
+                }
+            }
+            return
+        }
         for p in pixels {
             let ox = p % ow, oy = (p / ow) % oh, n = p / (ow * oh)
             let y0 = oy * g.strideH - g.padTop, x0 = ox * g.strideW - g.padLeft

@@ -1,0 +1,183 @@
+// Direct convolution for single-input-channel convs (the first conv of an MNIST net: Cin = 1,
+// stride 1, no dilation, one group). Through the GEMM paths such a conv has K = 1 per tap and a
+// handful of output channels, so the 32-wide register tiles are mostly empty and every FMA pays
+// for an indirection-table load. Here the work is vectorized over 16 output pixels along a row
+// instead, reading a zero-padded copy of each image plane (no bounds tests, no padding taps):
+//   forward: y[oy, ox.., co] = b[co] + Σ_tap P[oy + ky, ox.. + kx] · w[co, tap]  (8 channels
+//            per register block)
+//   dW:      dW[co, tap] = Σ_n Σ_oy Σ_ox P_n[oy + ky, ox + kx] · dY_n[oy, ox, co], with dY of
+//            each image first transposed into planes. Images are reduced in fixed chunks of
+//            `directChunk` whose partial sums are added in chunk order, so the result does not
+//            depend on the thread count.
+// dX (when the input needs a gradient) and the bias gradient stay on the general path.
+
+import Kernels
+
+/// Off in tests to compare against the general (GEMM) path.
+nonisolated(unsafe) var directConvEnabled = true
+
+/// Images per dW partial sum.
+let directChunk = 8
+
+struct DirectConv {
+    let g: Conv2dShape
+    /// Padded plane width: every 16-wide load of output columns, shifted by kx, stays inside.
+    let wp: Int
+    let hp: Int
+    /// Output-gradient plane width (outWidth rounded up to 16; the extra lanes stay zero).
+    let wd: Int
+
+    static func eligible(_ g: Conv2dShape) -> Bool {
+        g.groups == 1 && g.inChannels == 1 && g.strideH == 1 && g.strideW == 1 && g.dilationH == 1 && g.dilationW == 1
+            && g.kernelW <= 8 && g.outChannels <= 16 && g.outHeight > 0 && g.outWidth > 0
+    }
+
+    init(_ g: Conv2dShape) {
+        self.g = g
+        wd = (g.outWidth + 15) / 16 * 16
+        wp = wd + g.kernelW - 1
+        hp = g.outHeight + g.kernelH - 1
+    }
+
+    var planeFloats: Int { hp * wp }
+
+    /// Copies image n (one channel) into the padded plane `p` (whose border is already zero
+    /// and stays so: only the interior is written).
+    @inline(__always)
+    func fillPlane(_ x: UnsafePointer<Float>, _ n: Int, _ p: UnsafeMutablePointer<Float>) {
+        let src = x + n * g.inHeight * g.inWidth
+        for iy in 0..<g.inHeight {
+            let py = iy + g.padTop
+            if py < 0 || py >= hp { continue }
+            var x0 = 0, x1 = g.inWidth
+            x0 = max(x0, -g.padLeft); x1 = min(x1, wp - g.padLeft)
+            if x1 > x0 { (p + py * wp + g.padLeft + x0).update(from: src + iy * g.inWidth + x0, count: x1 - x0) }
+        }
+    }
+
+    /// Weights as [co block of 8][tap][8], zero beyond outChannels.
+    func packWeights(_ w: UnsafePointer<Float>, into out: UnsafeMutablePointer<Float>) {
+        let taps = g.taps, co = g.outChannels, blocks = (co + 7) / 8
+        for b in 0..<blocks {
+            for t in 0..<taps {
+                for j in 0..<8 {
+                    let c = b * 8 + j
+                    out[(b * taps + t) * 8 + j] = c < co ? w[c * taps + t] : 0
+                }
+            }
+        }
+    }
+
+    var packedWeightFloats: Int { (g.outChannels + 7) / 8 * g.taps * 8 }
+
+    func forward(x: UnsafePointer<Float>, packed w: UnsafePointer<Float>, bias: UnsafePointer<Float>?,
+                 y: UnsafeMutablePointer<Float>, images: Range<Int>) {
+        let plane = UnsafeMutablePointer<Float>.allocate(capacity: planeFloats)
+        plane.initialize(repeating: 0, count: planeFloats)
+        let tmp = UnsafeMutablePointer<Float>.allocate(capacity: 8 * 16)
+        defer { plane.deallocate(); tmp.deallocate() }
+        let co = g.outChannels, taps = g.taps, kh = g.kernelH, kw = g.kernelW
+        let oh = g.outHeight, ow = g.outWidth
+        for n in images {
+            fillPlane(x, n, plane)
+            for b in 0..<((co + 7) / 8) {
+                let wb = w + b * taps * 8
+                let c0 = b * 8, cn = min(8, co - c0)
+                var bz = [Float](repeating: 0, count: 8)
+                if let bias { for j in 0..<cn { bz[j] = bias[c0 + j] } }
+                let b0 = SIMD16<Float>(repeating: bz[0]), b1 = SIMD16<Float>(repeating: bz[1])
+                let b2 = SIMD16<Float>(repeating: bz[2]), b3 = SIMD16<Float>(repeating: bz[3])
+                let b4 = SIMD16<Float>(repeating: bz[4]), b5 = SIMD16<Float>(repeating: bz[5])
+                let b6 = SIMD16<Float>(repeating: bz[6]), b7 = SIMD16<Float>(repeating: bz[7])
+                for oy in 0..<oh {
+                    var xb = 0
+                    while xb < ow {
+                        var a0 = b0, a1 = b1, a2 = b2, a3 = b3, a4 = b4, a5 = b5, a6 = b6, a7 = b7
+                        var wt = wb
+                        for ky in 0..<kh {
+                            let row = plane + (oy + ky) * wp + xb
+                            for kx in 0..<kw {
+                                let v = ld(row + kx)
+                                a0 = a0.addingProduct(v, SIMD16(repeating: wt[0]))
+                                a1 = a1.addingProduct(v, SIMD16(repeating: wt[1]))
+                                a2 = a2.addingProduct(v, SIMD16(repeating: wt[2]))
+                                a3 = a3.addingProduct(v, SIMD16(repeating: wt[3]))
+                                a4 = a4.addingProduct(v, SIMD16(repeating: wt[4]))
+                                a5 = a5.addingProduct(v, SIMD16(repeating: wt[5]))
+                                a6 = a6.addingProduct(v, SIMD16(repeating: wt[6]))
+                                a7 = a7.addingProduct(v, SIMD16(repeating: wt[7]))
+                                wt += 8
+                            }
+                        }
+                        st(a0, tmp); st(a1, tmp + 16); st(a2, tmp + 32); st(a3, tmp + 48)
+                        st(a4, tmp + 64); st(a5, tmp + 80); st(a6, tmp + 96); st(a7, tmp + 112)
+                        let lanes = min(16, ow - xb)
+                        let out = y + ((n * oh + oy) * ow + xb) * co + c0
+                        for l in 0..<lanes {
+                            for j in 0..<cn { out[l * co + j] = tmp[j * 16 + l] }
+                        }
+                        xb += 16
+                    }
+                }
+            }
+        }
+    }
+
+    var partialFloats: Int { g.outChannels * g.taps }
+
+    /// dW partial sum over `images` into `out` as [co][tap] (written, not accumulated).
+    func weightGradient(x: UnsafePointer<Float>, dy: UnsafePointer<Float>, images: Range<Int>,
+                        out: UnsafeMutablePointer<Float>) {
+        let co = g.outChannels, taps = g.taps, kh = g.kernelH, kw = g.kernelW
+        let oh = g.outHeight, ow = g.outWidth
+        let plane = UnsafeMutablePointer<Float>.allocate(capacity: planeFloats)
+        plane.initialize(repeating: 0, count: planeFloats)
+        let dPlanes = UnsafeMutablePointer<Float>.allocate(capacity: co * oh * wd)
+        dPlanes.initialize(repeating: 0, count: co * oh * wd)
+        let acc = UnsafeMutablePointer<SIMD16<Float>>.allocate(capacity: co * taps)
+        acc.initialize(repeating: SIMD16(repeating: 0), count: co * taps)
+        defer { plane.deallocate(); dPlanes.deallocate(); acc.deallocate() }
+        let z = SIMD16<Float>(repeating: 0)
+        for n in images {
+            fillPlane(x, n, plane)
+            let src = dy + n * oh * ow * co
+            for oy in 0..<oh {
+                for ox in 0..<ow {
+                    let s = src + (oy * ow + ox) * co
+                    for c in 0..<co { dPlanes[(c * oh + oy) * wd + ox] = s[c] }
+                }
+            }
+            for c in 0..<co {
+                let dp = dPlanes + c * oh * wd
+                for ky in 0..<kh {
+                    let ab = acc + c * taps + ky * kw
+                    var a0 = ab[0]
+                    var a1 = kw > 1 ? ab[1] : z, a2 = kw > 2 ? ab[2] : z, a3 = kw > 3 ? ab[3] : z
+                    var a4 = kw > 4 ? ab[4] : z, a5 = kw > 5 ? ab[5] : z, a6 = kw > 6 ? ab[6] : z, a7 = kw > 7 ? ab[7] : z
+                    for oy in 0..<oh {
+                        let row = plane + (oy + ky) * wp
+                        let drow = dp + oy * wd
+                        var xb = 0
+                        while xb < wd {
+                            let d = ld(drow + xb)
+                            let r = row + xb
+                            a0 = a0.addingProduct(ld(r), d)
+                            if kw > 1 { a1 = a1.addingProduct(ld(r + 1), d) }
+                            if kw > 2 { a2 = a2.addingProduct(ld(r + 2), d) }
+                            if kw > 3 { a3 = a3.addingProduct(ld(r + 3), d) }
+                            if kw > 4 { a4 = a4.addingProduct(ld(r + 4), d) }
+                            if kw > 5 { a5 = a5.addingProduct(ld(r + 5), d) }
+                            if kw > 6 { a6 = a6.addingProduct(ld(r + 6), d) }
+                            if kw > 7 { a7 = a7.addingProduct(ld(r + 7), d) }
+                            xb += 16
+                        }
+                    }
+                    ab[0] = a0
+                    if kw > 1 { ab[1] = a1 }; if kw > 2 { ab[2] = a2 }; if kw > 3 { ab[3] = a3 }
+                    if kw > 4 { ab[4] = a4 }; if kw > 5 { ab[5] = a5 }; if kw > 6 { ab[6] = a6 }; if kw > 7 { ab[7] = a7 }
+                }
+            }
+        }
+        for i in 0..<(co * taps) { out[i] = acc[i].sum() }
+    }
+}
