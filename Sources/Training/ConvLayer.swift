@@ -39,6 +39,10 @@ final class ConvLayer: TrainLayer, @unchecked Sendable {
     /// Few-input-channel dX through a per-image GEMM and col2im (see `backwardDataCol2im`):
     /// weights as [co][(tap, ci)], nil when the conv does not take that path.
     private let colWeights: UnsafeMutablePointer<Float>?
+    /// dW of unpadded stride-1 convs with few channels (see RowConvWeightGradient) and its
+    /// per-chunk partial sums; nil when the conv does not take that path.
+    private let rowDW: RowConvWeightGradient?
+    private let rowPartials: UnsafeMutablePointer<Float>?
 
     init(node: Int, name: String, conv: Conv2D, inShape: TensorShape, outShape: TensorShape, batch: Int) {
         self.conv = conv
@@ -64,6 +68,8 @@ final class ConvLayer: TrainLayer, @unchecked Sendable {
         dwScratch = .allocate(capacity: max(1, k * g.outChannels))
         direct = DirectConv.eligible(g) ? DirectConv(g) : nil
         colWeights = g.groups == 1 && g.inChannels <= 8 ? .allocate(capacity: max(1, k * g.outChannels)) : nil
+        rowDW = direct == nil && RowConvWeightGradient.eligible(g) ? RowConvWeightGradient(g: g) : nil
+        rowPartials = rowDW.map { .allocate(capacity: max(1, $0.partialFloats * ((batch + directChunk - 1) / directChunk))) }
         directWeights = .allocate(capacity: max(1, direct?.packedWeightFloats ?? 0))
         directPartials = .allocate(capacity: max(1, (direct?.partialFloats ?? 0) * ((batch + directChunk - 1) / directChunk)))
         super.init(node: node, name: name, inShapes: [inShape], outShape: outShape, batch: batch)
@@ -71,7 +77,7 @@ final class ConvLayer: TrainLayer, @unchecked Sendable {
 
     deinit {
         zero.deallocate(); tapOf.deallocate(); ciOf.deallocate(); dwScratch.deallocate()
-        directWeights.deallocate(); directPartials.deallocate(); colWeights?.deallocate()
+        directWeights.deallocate(); directPartials.deallocate(); colWeights?.deallocate(); rowPartials?.deallocate()
         table?.deallocate(); tableDX?.deallocate()
     }
 
@@ -203,11 +209,29 @@ final class ConvLayer: TrainLayer, @unchecked Sendable {
             }
         } else {
         // dW per group into [(tap, ci)][co_g], then into OIHW.
+        if let rowDW, let rp = rowPartials, directConvEnabled {
+            // Fixed image chunks summed in chunk order (independent of the thread count).
+            let chunks = (s.n + directChunk - 1) / directChunk, size = rowDW.partialFloats
+            let xs = SendablePointer(x[0]), gs = SendablePointer(dy), ps = SendableMutablePointer(rp)
+            let n = s.n
+            parallel(chunks, threads: s.threads, work: Int(g.flops / 2)) { r in
+                for c in r {
+                    rowDW.run(x: xs.pointer, dy: gs.pointer, images: (c * directChunk)..<min(n, (c + 1) * directChunk),
+                              out: ps.pointer + c * size)
+                }
+            }
+            dwScratch.update(from: rp, count: size)
+            for c in 1..<max(1, chunks) {
+                let p = rp + c * size
+                for i in 0..<size { dwScratch[i] += p[i] }
+            }
+        } else {
         for grp in 0..<g.groups {
             let a = AView(a: zero, ai: 0, ak: 0, table: UnsafePointer(table), taps: taps,
                           tapOf: UnsafePointer(tapOf + grp * k), ciOf: UnsafePointer(ciOf + grp * k))
             trainingGemm(m: k, n: ng, k: pixels, a: a, b: dy + grp * ng, ldb: g.outChannels,
                          c: dwScratch + grp * k * ng, ldc: ng, accumulate: false, threads: s.threads)
+        }
         }
         let dw = grads[0]
         for grp in 0..<g.groups {

@@ -181,3 +181,91 @@ struct DirectConv {
         for i in 0..<(co * taps) { out[i] = acc[i].sum() }
     }
 }
+
+/// dW of an unpadded stride-1 dense conv with few channels (kernelW·Cin rows per kernel row,
+/// at most 16 output channels): dW[(ky, kx, ci), co] = Σ_(n, oy, ox) X[n, oy + ky, ox + kx, ci]
+/// · dY[n, oy, ox, co]. For a kernel row ky and output pixel the (kx, ci) rows read kernelW·Cin
+/// consecutive input floats, so 8 rows at a time accumulate in registers (one 16-lane vector of
+/// output channels each) with no indirection table. Partial sums over `images` go to `out` as
+/// [(tap, ci)][co] (written, not accumulated).
+struct RowConvWeightGradient {
+    let g: Conv2dShape
+
+    static func eligible(_ g: Conv2dShape) -> Bool {
+        g.groups == 1 && g.inChannels <= 8 && g.outChannels <= 16 && g.strideH == 1 && g.strideW == 1
+            && g.dilationH == 1 && g.dilationW == 1 && g.padTop == 0 && g.padLeft == 0 && g.padBottom == 0 && g.padRight == 0
+            && g.outHeight > 0 && g.outWidth > 0
+    }
+
+    var partialFloats: Int { g.taps * g.inChannels * g.outChannels }
+
+    func run(x: UnsafePointer<Float>, dy: UnsafePointer<Float>, images: Range<Int>, out: UnsafeMutablePointer<Float>) {
+        let cin = g.inChannels, co = g.outChannels, kwc = g.kernelW * cin
+        let ih = g.inHeight, iw = g.inWidth, oh = g.outHeight, ow = g.outWidth
+        let rows = g.kernelH * kwc
+        let acc = UnsafeMutablePointer<SIMD16<Float>>.allocate(capacity: rows)
+        acc.initialize(repeating: SIMD16(repeating: 0), count: rows)
+        // dY of one image with rows padded to 16 lanes (zero beyond co) when co < 16.
+        let pad = co < 16 ? UnsafeMutablePointer<Float>.allocate(capacity: oh * ow * 16) : nil
+        pad?.initialize(repeating: 0, count: oh * ow * 16)
+        defer { acc.deallocate(); pad?.deallocate() }
+        let ldd = pad == nil ? co : 16
+        for n in images {
+            var d = dy + n * oh * ow * co
+            if let pad {
+                for p in 0..<(oh * ow) { (pad + p * 16).update(from: d + p * co, count: co) }
+                d = UnsafePointer(pad)
+            }
+            let xn = x + n * ih * iw * cin
+            for ky in 0..<g.kernelH {
+                var jb = 0
+                while jb < kwc {
+                    let r = min(8, kwc - jb)
+                    let ab = acc + ky * kwc + jb
+                    let z = SIMD16<Float>(repeating: 0)
+                    var a0 = ab[0]
+                    var a1 = r > 1 ? ab[1] : z, a2 = r > 2 ? ab[2] : z, a3 = r > 3 ? ab[3] : z
+                    var a4 = r > 4 ? ab[4] : z, a5 = r > 5 ? ab[5] : z, a6 = r > 6 ? ab[6] : z, a7 = r > 7 ? ab[7] : z
+                    for oy in 0..<oh {
+                        var xp = xn + (oy + ky) * iw * cin + jb
+                        var dp = d + oy * ow * ldd
+                        if r == 8 {
+                            for _ in 0..<ow {
+                                let v = ld(dp)
+                                a0 = a0.addingProduct(SIMD16(repeating: xp[0]), v)
+                                a1 = a1.addingProduct(SIMD16(repeating: xp[1]), v)
+                                a2 = a2.addingProduct(SIMD16(repeating: xp[2]), v)
+                                a3 = a3.addingProduct(SIMD16(repeating: xp[3]), v)
+                                a4 = a4.addingProduct(SIMD16(repeating: xp[4]), v)
+                                a5 = a5.addingProduct(SIMD16(repeating: xp[5]), v)
+                                a6 = a6.addingProduct(SIMD16(repeating: xp[6]), v)
+                                a7 = a7.addingProduct(SIMD16(repeating: xp[7]), v)
+                                xp += cin; dp += ldd
+                            }
+                        } else {
+                            for _ in 0..<ow {
+                                let v = ld(dp)
+                                a0 = a0.addingProduct(SIMD16(repeating: xp[0]), v)
+                                if r > 1 { a1 = a1.addingProduct(SIMD16(repeating: xp[1]), v) }
+                                if r > 2 { a2 = a2.addingProduct(SIMD16(repeating: xp[2]), v) }
+                                if r > 3 { a3 = a3.addingProduct(SIMD16(repeating: xp[3]), v) }
+                                if r > 4 { a4 = a4.addingProduct(SIMD16(repeating: xp[4]), v) }
+                                if r > 5 { a5 = a5.addingProduct(SIMD16(repeating: xp[5]), v) }
+                                if r > 6 { a6 = a6.addingProduct(SIMD16(repeating: xp[6]), v) }
+                                xp += cin; dp += ldd
+                            }
+                        }
+                    }
+                    ab[0] = a0
+                    if r > 1 { ab[1] = a1 }; if r > 2 { ab[2] = a2 }; if r > 3 { ab[3] = a3 }
+                    if r > 4 { ab[4] = a4 }; if r > 5 { ab[5] = a5 }; if r > 6 { ab[6] = a6 }; if r > 7 { ab[7] = a7 }
+                    jb += 8
+                }
+            }
+        }
+        for i in 0..<rows {
+            let v = acc[i]
+            for c in 0..<co { out[i * co + c] = v[c] }
+        }
+    }
+}

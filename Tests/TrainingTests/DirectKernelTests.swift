@@ -1,5 +1,6 @@
 // The few-channel fast paths (direct single-input-channel conv forward and dW, dX of convs
-// with few input channels by GEMM + col2im, scalar max pool with argmax) against the general GEMM / 16-lane paths on LeNet-5-like shapes, forward
+// with few input channels by GEMM + col2im, register-row dW of unpadded few-channel convs,
+// scalar max pool with argmax) against the general GEMM / 16-lane paths on LeNet-5-like shapes, forward
 // output and every gradient, plus a finite-difference check with the fast paths on.
 
 import Foundation
@@ -76,11 +77,12 @@ layers:
 
     @Test func fewInputChannelDataGradientMatchesTheGeneralPath() throws {
         // dX of convs with at most 8 input channels: the gather (stride 1, with padding and
-        // dilation) and the scatter (stride 2) after the per-image GEMM.
+        // dilation) and the scatter (stride 2) after the per-image GEMM; the register-row dW
+        // with fewer than 16 output channels and a partial block of rows (3x3 over 3 channels).
         try expectFastPathsMatch("""
         input: {channels: 3, height: 11, width: 11}
         layers:
-          - {conv2d: 4, kernel: 3, padding: 1}
+          - {conv2d: 7, kernel: 3}
           - tanh
           - {conv2d: 5, kernel: 3, stride: 2, padding: 1}
           - tanh
