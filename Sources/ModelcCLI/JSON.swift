@@ -1,3 +1,5 @@
+import TensorIO
+
 /// A minimal JSON writer that keeps key order (reports are read by people too) and escapes
 /// strings per RFC 8259.
 public indirect enum JSON: Sendable {
@@ -18,7 +20,7 @@ public indirect enum JSON: Sendable {
         case .bool(let b): return b ? "true" : "false"
         case .int(let i): return String(i)
         case .double(let d): return d.isFinite ? "\(d)" : "null"
-        case .string(let s): return JSON.quote(s)
+        case .string(let s): return JSONWriter.quote(s)
         case .array(let items):
             if items.isEmpty { return "[]" }
             // Short arrays of scalars (shapes) stay on one line.
@@ -29,25 +31,8 @@ public indirect enum JSON: Sendable {
         case .object(let pairs):
             if pairs.isEmpty { return "{}" }
             let sep = pretty ? ": " : ":"
-            return "{" + nl + pairs.map { pad + JSON.quote($0.0) + sep + $0.1.rendered(indent: indent + 1, pretty: pretty) }
+            return "{" + nl + pairs.map { pad + JSONWriter.quote($0.0) + sep + $0.1.rendered(indent: indent + 1, pretty: pretty) }
                 .joined(separator: "," + nl) + nl + end + "}"
         }
-    }
-
-    static func quote(_ s: String) -> String {
-        var out = "\""
-        for u in s.unicodeScalars {
-            switch u {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            default:
-                if u.value < 0x20 { out += "\\u" + String(repeating: "0", count: 4 - String(u.value, radix: 16).count) + String(u.value, radix: 16) }
-                else { out.unicodeScalars.append(u) }
-            }
-        }
-        return out + "\""
     }
 }

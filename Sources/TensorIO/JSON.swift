@@ -341,8 +341,9 @@ final class JSONReader {
 
 /// Deterministic compact JSON output in the style of `serde_json` (the reference safetensors
 /// writer): no whitespace, `"` `\` and control characters escaped, everything else raw UTF-8.
-enum JSONWriter {
-    static func quote(_ s: String) -> String {
+public enum JSONWriter {
+    /// A JSON string literal (RFC 8259 escaping); shared with the CLI's JSON reports.
+    public static func quote(_ s: String) -> String {
         var out = "\""
         for u in s.unicodeScalars {
             switch u {
