@@ -166,14 +166,14 @@ func storePartial(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>, _ count:
     withUnsafeBytes(of: v) { UnsafeMutableRawPointer(p).copyMemory(from: $0.baseAddress!, byteCount: count * 4) }
 }
 
-/// Unaligned 16-float load.
-@inline(__always)
-func load16(_ p: UnsafePointer<Float>) -> SIMD16<Float> {
+/// Unaligned 16-float load (public and inlinable so the training kernels share it).
+@inlinable @inline(__always)
+public func load16(_ p: UnsafePointer<Float>) -> SIMD16<Float> {
     UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self)
 }
 
 /// Unaligned 16-float store.
-@inline(__always)
-func store16(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>) {
+@inlinable @inline(__always)
+public func store16(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>) {
     UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD16<Float>.self)
 }

@@ -58,9 +58,9 @@ public func multiply(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, outpu
     }
 }
 
-/// Calls `body(firstChannel, lanes)` for each block of up to 16 channels.
-@inline(__always)
-func perChannel(_ c: Int, _ body: (Int, Int) -> Void) {
+/// Calls `body(firstChannel, lanes)` for each block of up to 16 channels (or elements).
+@inlinable @inline(__always)
+public func perChannel(_ c: Int, _ body: (Int, Int) -> Void) {
     var ch = 0
     while ch < c {
         body(ch, min(16, c - ch))

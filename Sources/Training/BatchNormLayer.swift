@@ -110,7 +110,7 @@ final class BatchNormLayer: TrainLayer, @unchecked Sendable {
                 sh.withUnsafeBufferPointer { shb in
                     ex.withUnsafeBufferPointer { exb in
                         for p in r {
-                            blocks16(c) { c0, lanes in
+                            perChannel(c) { c0, lanes in
                                 let i = p * c + c0
                                 var v = ldp(xs.pointer + i, lanes) * ldp(scb.baseAddress! + c0, lanes) + ldp(shb.baseAddress! + c0, lanes)
                                 if let e = es { v = v.addingProduct(ldp(e.pointer + i, lanes), ldp(exb.baseAddress! + c0, lanes)) }

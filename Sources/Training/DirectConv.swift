@@ -97,7 +97,7 @@ struct DirectConv {
                         for ky in 0..<kh {
                             let row = plane + (oy + ky) * wp + xb
                             for kx in 0..<kw {
-                                let v = ld(row + kx)
+                                let v = load16(row + kx)
                                 a0 = a0.addingProduct(v, SIMD16(repeating: wt[0]))
                                 a1 = a1.addingProduct(v, SIMD16(repeating: wt[1]))
                                 a2 = a2.addingProduct(v, SIMD16(repeating: wt[2]))
@@ -109,8 +109,8 @@ struct DirectConv {
                                 wt += 8
                             }
                         }
-                        st(a0, tmp); st(a1, tmp + 16); st(a2, tmp + 32); st(a3, tmp + 48)
-                        st(a4, tmp + 64); st(a5, tmp + 80); st(a6, tmp + 96); st(a7, tmp + 112)
+                        store16(a0, tmp); store16(a1, tmp + 16); store16(a2, tmp + 32); store16(a3, tmp + 48)
+                        store16(a4, tmp + 64); store16(a5, tmp + 80); store16(a6, tmp + 96); store16(a7, tmp + 112)
                         let lanes = min(16, ow - xb)
                         let out = y + ((n * oh + oy) * ow + xb) * co + c0
                         for l in 0..<lanes {
@@ -159,16 +159,16 @@ struct DirectConv {
                         let drow = dp + oy * wd
                         var xb = 0
                         while xb < wd {
-                            let d = ld(drow + xb)
+                            let d = load16(drow + xb)
                             let r = row + xb
-                            a0 = a0.addingProduct(ld(r), d)
-                            if kw > 1 { a1 = a1.addingProduct(ld(r + 1), d) }
-                            if kw > 2 { a2 = a2.addingProduct(ld(r + 2), d) }
-                            if kw > 3 { a3 = a3.addingProduct(ld(r + 3), d) }
-                            if kw > 4 { a4 = a4.addingProduct(ld(r + 4), d) }
-                            if kw > 5 { a5 = a5.addingProduct(ld(r + 5), d) }
-                            if kw > 6 { a6 = a6.addingProduct(ld(r + 6), d) }
-                            if kw > 7 { a7 = a7.addingProduct(ld(r + 7), d) }
+                            a0 = a0.addingProduct(load16(r), d)
+                            if kw > 1 { a1 = a1.addingProduct(load16(r + 1), d) }
+                            if kw > 2 { a2 = a2.addingProduct(load16(r + 2), d) }
+                            if kw > 3 { a3 = a3.addingProduct(load16(r + 3), d) }
+                            if kw > 4 { a4 = a4.addingProduct(load16(r + 4), d) }
+                            if kw > 5 { a5 = a5.addingProduct(load16(r + 5), d) }
+                            if kw > 6 { a6 = a6.addingProduct(load16(r + 6), d) }
+                            if kw > 7 { a7 = a7.addingProduct(load16(r + 7), d) }
                             xb += 16
                         }
                     }
@@ -231,7 +231,7 @@ struct RowConvWeightGradient {
                         var dp = d + oy * ow * ldd
                         if r == 8 {
                             for _ in 0..<ow {
-                                let v = ld(dp)
+                                let v = load16(dp)
                                 a0 = a0.addingProduct(SIMD16(repeating: xp[0]), v)
                                 a1 = a1.addingProduct(SIMD16(repeating: xp[1]), v)
                                 a2 = a2.addingProduct(SIMD16(repeating: xp[2]), v)
@@ -244,7 +244,7 @@ struct RowConvWeightGradient {
                             }
                         } else {
                             for _ in 0..<ow {
-                                let v = ld(dp)
+                                let v = load16(dp)
                                 a0 = a0.addingProduct(SIMD16(repeating: xp[0]), v)
                                 if r > 1 { a1 = a1.addingProduct(SIMD16(repeating: xp[1]), v) }
                                 if r > 2 { a2 = a2.addingProduct(SIMD16(repeating: xp[2]), v) }

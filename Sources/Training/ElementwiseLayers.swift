@@ -177,7 +177,7 @@ final class MultiplyLayer: TrainLayer, @unchecked Sendable {
             if let d = dx[0] {
                 for p in 0..<(s.n * hw) {
                     let gp = x[1] + (p / hw) * c
-                    blocks16(c) { c0, lanes in
+                    perChannel(c) { c0, lanes in
                         let i = p * c + c0
                         var v = ldp(dy + i, lanes) * ldp(gp + c0, lanes)
                         if accumulate[0] { v += ldp(d + i, lanes) }
@@ -187,7 +187,7 @@ final class MultiplyLayer: TrainLayer, @unchecked Sendable {
             }
             if let d = dx[1] {
                 for n in 0..<s.n {
-                    blocks16(c) { c0, lanes in
+                    perChannel(c) { c0, lanes in
                         var acc = SIMD16<Float>(repeating: 0)
                         for q in 0..<hw {
                             let i = (n * hw + q) * c + c0

@@ -41,9 +41,9 @@ struct AView: @unchecked Sendable {
 func storeRow(_ v0: SIMD16<Float>, _ v1: SIMD16<Float>, _ two: Bool, _ c: UnsafeMutablePointer<Float>, _ nc: Int, _ acc: Bool) {
     if two {
         if nc == 32 {
-            if acc { st(ld(c) + v0, c); st(ld(c + 16) + v1, c + 16) } else { st(v0, c); st(v1, c + 16) }
+            if acc { store16(load16(c) + v0, c); store16(load16(c + 16) + v1, c + 16) } else { store16(v0, c); store16(v1, c + 16) }
         } else {
-            if acc { st(ld(c) + v0, c); stp(ldp(c + 16, nc - 16) + v1, c + 16, nc - 16) } else { st(v0, c); stp(v1, c + 16, nc - 16) }
+            if acc { store16(load16(c) + v0, c); stp(ldp(c + 16, nc - 16) + v1, c + 16, nc - 16) } else { store16(v0, c); stp(v1, c + 16, nc - 16) }
         }
     } else {
         if acc { stp(ldp(c, nc) + v0, c, nc) } else { stp(v0, c, nc) }
@@ -76,8 +76,8 @@ func gemmTile(_ R: Int, _ two: Bool, _ mode: Int, _ A: AView, _ i0: Int, _ k0: I
     let taps = A.taps
     var bp = b + k0 * ldb
     for k in k0..<k1 {
-        let w0 = ld(bp)
-        let w1 = two ? ld(bp + 16) : z
+        let w0 = load16(bp)
+        let w1 = two ? load16(bp + 16) : z
         bp += ldb
         @inline(__always) func x(_ r: Int, _ t: Int, _ e: Int) -> SIMD16<Float> {
             if mode == 1 {

@@ -83,7 +83,7 @@ func columnSums(_ g: UnsafePointer<Float>, pixels: Int, channels: Int, into out:
             var acc = SIMD16<Float>(repeating: 0)
             var p = gs.pointer + c0
             if lanes == 16 {
-                for _ in 0..<pixels { acc += ld(p); p += channels }
+                for _ in 0..<pixels { acc += load16(p); p += channels }
             } else {
                 for _ in 0..<pixels { acc += ldp(p, lanes); p += channels }
             }

@@ -145,7 +145,7 @@ final class PoolLayer: TrainLayer, @unchecked Sendable {
             let ox = p % ow, oy = (p / ow) % oh, n = p / (ow * oh)
             let y0 = oy * g.strideH - g.padTop, x0 = ox * g.strideW - g.padLeft
             let base = x + n * g.inHeight * g.inWidth * c
-            blocks16(c) { ch, lanes in
+            perChannel(c) { ch, lanes in
                 var m = SIMD16<Float>(repeating: -.infinity)
                 var at = SIMD16<Int32>(repeating: -1)
                 for ky in 0..<g.kernelH {
@@ -201,7 +201,7 @@ final class PoolLayer: TrainLayer, @unchecked Sendable {
                         for iy in w.y0..<max(w.y0, w.y1) {
                             for ix in w.x0..<max(w.x0, w.x1) {
                                 let dst = dxi + (iy * g.inWidth + ix) * c
-                                blocks16(c) { ch, lanes in
+                                perChannel(c) { ch, lanes in
                                     stp(ldp(dst + ch, lanes) + ldp(src + ch, lanes) * SIMD16<Float>(repeating: inv), dst + ch, lanes)
                                 }
                             }

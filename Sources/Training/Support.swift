@@ -1,6 +1,7 @@
-// Small shared pieces of the training module: vector load/store helpers (the Kernels module
-// keeps its own internal), pointer wrappers that may cross into `parallelFor` bodies, and the
-// error type every user-facing failure of training is reported with.
+// Small shared pieces of the training module: partial vector load/store helpers (the full
+// ones are Kernels' `load16`/`store16`, blocks of 16 its `perChannel`), pointer wrappers that
+// may cross into `parallelFor` bodies, and the error type every user-facing failure of
+// training is reported with.
 
 import Kernels
 
@@ -12,20 +13,10 @@ public struct TrainingError: Error, CustomStringConvertible, Sendable {
     public var description: String { message }
 }
 
-@inline(__always)
-func ld(_ p: UnsafePointer<Float>) -> SIMD16<Float> {
-    UnsafeRawPointer(p).loadUnaligned(as: SIMD16<Float>.self)
-}
-
-@inline(__always)
-func st(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>) {
-    UnsafeMutableRawPointer(p).storeBytes(of: v, as: SIMD16<Float>.self)
-}
-
 /// Loads `count` (0...16) floats into the low lanes, zero elsewhere. Only used at tails.
 @inline(__always)
 func ldp(_ p: UnsafePointer<Float>, _ count: Int) -> SIMD16<Float> {
-    if count >= 16 { return ld(p) }
+    if count >= 16 { return load16(p) }
     var v = SIMD16<Float>(repeating: 0)
     for i in 0..<count { v[i] = p[i] }
     return v
@@ -34,19 +25,10 @@ func ldp(_ p: UnsafePointer<Float>, _ count: Int) -> SIMD16<Float> {
 /// Stores the low `count` (0...16) lanes. Only used at tails.
 @inline(__always)
 func stp(_ v: SIMD16<Float>, _ p: UnsafeMutablePointer<Float>, _ count: Int) {
-    if count >= 16 { st(v, p); return }
+    if count >= 16 { store16(v, p); return }
     for i in 0..<count { p[i] = v[i] }
 }
 
-/// Calls `body(offset, lanes)` for consecutive blocks of up to 16 of `0..<count`.
-@inline(__always)
-func blocks16(_ count: Int, _ body: (Int, Int) -> Void) {
-    var i = 0
-    while i < count {
-        body(i, min(16, count - i))
-        i += 16
-    }
-}
 
 /// A float buffer owned by the training plan (64-byte aligned, zero-initialized).
 final class FloatStorage: @unchecked Sendable {
@@ -76,7 +58,7 @@ final class FloatStorage: @unchecked Sendable {
 func emit(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ range: Range<Int>, accumulate: Bool) {
     if accumulate {
         var i = range.lowerBound
-        while i + 16 <= range.upperBound { st(ld(y + i) + ld(x + i), y + i); i += 16 }
+        while i + 16 <= range.upperBound { store16(load16(y + i) + load16(x + i), y + i); i += 16 }
         while i < range.upperBound { y[i] += x[i]; i += 1 }
     } else {
         (y + range.lowerBound).update(from: x + range.lowerBound, count: range.count)
