@@ -22,38 +22,50 @@ public enum Activation: Sendable, Hashable {
 }
 
 /// Vectorized e^x for `Float` lanes: Cody-Waite range reduction x = n*ln2 + r, |r| <= ln2/2,
-/// a degree-6 polynomial for e^r (max relative error ~1.5e-7), and 2^n built in the exponent bits.
-/// Lanes below -87.3 return 0 and lanes above 88.7 saturate at FLT_MAX-ish (`e^88.7`).
+/// a degree-5 polynomial for e^r (max relative error ~2e-7 in float arithmetic), and 2^n built
+/// in the exponent bits. Lanes below -87.3 return 0; lanes above 88 saturate at e^88.
 @inline(__always)
 public func exp16(_ x: SIMD16<Float>) -> SIMD16<Float> {
-    let hi = SIMD16<Float>(repeating: 88.72283)
-    let lo = SIMD16<Float>(repeating: -87.33654)
-    let xc = x.replacing(with: lo, where: x .< lo).replacing(with: hi, where: hi .< x)
+    let lo = SIMD16<Float>(repeating: expLowerLimit)
+    return expOfClamped(clampExpArgument(x)).replacing(with: SIMD16<Float>(repeating: 0), where: x .< lo)
+}
+
+/// Below this e^x is subnormal; `exp16` returns 0 there.
+let expLowerLimit: Float = -87.33654
+
+/// Clamps to [-87.33654, 88] so that n = round(x / ln2) lies in [-126, 127] and 2^n is one
+/// normal float (no two-factor scaling). NaN passes through.
+@inline(__always)
+func clampExpArgument(_ x: SIMD16<Float>) -> SIMD16<Float> {
+    let lo = SIMD16<Float>(repeating: expLowerLimit)
+    let hi = SIMD16<Float>(repeating: 88)
+    return x.replacing(with: lo, where: x .< lo).replacing(with: hi, where: hi .< x)
+}
+
+/// e^x for x already in the clamped range. 18 vector instructions; this is the inner cost of
+/// every SiLU, sigmoid and softmax, so it is kept short (the previous Cephes degree-7 form with
+/// a two-factor 2^n took ~2.5x longer per vector for no gain in accuracy).
+@inline(__always)
+func expOfClamped(_ x: SIMD16<Float>) -> SIMD16<Float> {
     // Round x*log2(e) to the nearest integer with the 1.5*2^23 trick: after the add, the low
-    // mantissa bits hold n (the stdlib's `rounded` and Float->Int32 SIMD conversions are
+    // mantissa bits of t hold n (the stdlib's `rounded` and Float->Int32 SIMD conversions are
     // scalarized, ~100x slower).
     let magic = SIMD16<Float>(repeating: 12582912)
-    let t = xc * SIMD16<Float>(repeating: 1.44269504088896341) + magic
+    let t = x * SIMD16<Float>(repeating: 1.44269504088896341) + magic
     let n = t - magic
     // ln2 split so that n * ln2Hi is exact for |n| <= 128.
-    var r = xc.addingProduct(n, SIMD16<Float>(repeating: -0.693359375))
+    var r = x.addingProduct(n, SIMD16<Float>(repeating: -0.693359375))
     r = r.addingProduct(n, SIMD16<Float>(repeating: 2.12194440e-4))
-    // Taylor/minimax coefficients (Cephes expf).
-    var p = SIMD16<Float>(repeating: 1.3981999507e-3).addingProduct(SIMD16<Float>(repeating: 1.9875691500e-4), r)
-    p = SIMD16<Float>(repeating: 8.3334519073e-3).addingProduct(p, r)
-    p = SIMD16<Float>(repeating: 4.1665795894e-2).addingProduct(p, r)
-    p = SIMD16<Float>(repeating: 1.6666665459e-1).addingProduct(p, r)
-    p = SIMD16<Float>(repeating: 5.0000001201e-1).addingProduct(p, r)
-    let r2 = r * r
-    let er = (r + SIMD16<Float>(repeating: 1)).addingProduct(p, r2)
-    // 2^n: n in [-126, 128]; split into two factors so n = 128 does not overflow the exponent.
-    let ni = unsafeBitCast(t, to: SIMD16<Int32>.self) &- unsafeBitCast(magic, to: SIMD16<Int32>.self)
-    let n1 = ni &>> 1
-    let n2 = ni &- n1
-    let s1 = unsafeBitCast((n1 &+ 127) &<< 23, to: SIMD16<Float>.self)
-    let s2 = unsafeBitCast((n2 &+ 127) &<< 23, to: SIMD16<Float>.self)
-    let y = er * s1 * s2
-    return y.replacing(with: SIMD16<Float>(repeating: 0), where: x .< lo)
+    // e^r = 1 + r + r^2 * p(r), p fitted for minimax relative error on [-ln2/2, ln2/2].
+    var p = SIMD16<Float>(repeating: 0.04189000278711319).addingProduct(SIMD16<Float>(repeating: 0.008312469348311424), r)
+    p = SIMD16<Float>(repeating: 0.16667114198207855).addingProduct(p, r)
+    p = SIMD16<Float>(repeating: 0.499992311000824).addingProduct(p, r)
+    let er = (r + SIMD16<Float>(repeating: 1)).addingProduct(p, r * r)
+    // 2^n: the bits of t are those of magic (0x4B40_0000) plus n, so shifting them left by 23
+    // leaves n << 23 (the magic's own bits shift out), and adding 127 << 23 biases the exponent.
+    let scale = unsafeBitCast((unsafeBitCast(t, to: SIMD16<Int32>.self) &<< 23) &+ SIMD16<Int32>(repeating: 127 << 23),
+                              to: SIMD16<Float>.self)
+    return er * scale
 }
 
 /// Lane-wise max; NaN in `a` propagates. Written as compare+blend because the stdlib's
@@ -78,18 +90,18 @@ public func abs16(_ x: SIMD16<Float>) -> SIMD16<Float> {
     unsafeBitCast(unsafeBitCast(x, to: SIMD16<UInt32>.self) & SIMD16<UInt32>(repeating: 0x7fff_ffff), to: SIMD16<Float>.self)
 }
 
-/// Logistic sigmoid with full relative accuracy on both tails: for x >= 0 it is 1 / (1 + e^-x),
-/// for x < 0 it is e^x / (1 + e^x), both from the same e^-|x|.
+/// Logistic sigmoid 1 / (1 + e^-x), with e^-x clamped at e^88: relative accuracy holds for
+/// x > -87 (below that the result is under 1e-38 and flushes towards 0).
 @inline(__always)
 func sigmoidInline(_ x: SIMD16<Float>) -> SIMD16<Float> {
-    let e = exp16(-abs16(x))
-    let s = SIMD16<Float>(repeating: 1) / (SIMD16<Float>(repeating: 1) + e)
-    return s.replacing(with: e * s, where: x .< 0)
+    SIMD16<Float>(repeating: 1) / (SIMD16<Float>(repeating: 1) + expOfClamped(clampExpArgument(-x)))
 }
 
-/// SiLU (swish): x * sigmoid(x).
+/// SiLU (swish): x * sigmoid(x), computed as x / (1 + e^-x) (one division, as PyTorch does).
 @inline(__always)
-func siluInline(_ x: SIMD16<Float>) -> SIMD16<Float> { x * sigmoidInline(x) }
+func siluInline(_ x: SIMD16<Float>) -> SIMD16<Float> {
+    x / (SIMD16<Float>(repeating: 1) + expOfClamped(clampExpArgument(-x)))
+}
 
 /// tanh. For |x| >= 0.4: sign(x) * (1 - 2 / (e^(2|x|) + 1)) (at most ~1.5 bits lost to
 /// cancellation at the threshold); below it the odd Taylor series through x^13, whose
