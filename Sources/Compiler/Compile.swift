@@ -7,7 +7,7 @@ public struct CompileOptions: Sendable {
 
     /// Every pass that can be disabled, in pipeline order.
     public static let passNames = [EliminateIdentities.name, FoldBatchNorm.name, FuseResidualAdd.name,
-                                   FuseActivation.name, FuseSqueezeExcitation.name, "in-place"]
+                                   FuseActivation.name, FuseSqueezeExcitation.name, FoldGateIntoWeights.name, "in-place"]
 }
 
 /// The inference pipeline: graph rewrites, kernel and layout selection, memory planning.
@@ -16,7 +16,7 @@ public struct CompileOptions: Sendable {
 public func compile(_ graph: Graph, options: CompileOptions = CompileOptions()) -> ExecutionPlan {
     var g = PlanGraph(graph)
     let pipeline: [any Pass.Type] = [EliminateIdentities.self, FoldBatchNorm.self, FuseResidualAdd.self,
-                                     FuseActivation.self, FuseSqueezeExcitation.self]
+                                     FuseActivation.self, FuseSqueezeExcitation.self, FoldGateIntoWeights.self]
     var ran: [String] = []
     for pass in pipeline where !options.disabled.contains(pass.name) {
         pass.run(&g)

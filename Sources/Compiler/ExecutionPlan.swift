@@ -83,7 +83,7 @@ public enum StepKind: Sendable {
         case .concat: "concat"
         case .multiply: "multiply"
         case .channelGate: "channel-gate"
-        case .squeezeExcitation: "squeeze-excitation"
+        case .squeezeExcitation(let se): se.gateOnly ? "squeeze-excitation gate" : "squeeze-excitation"
         case .softmax: "softmax"
         }
     }
@@ -97,6 +97,9 @@ public struct Step: Sendable {
     public var output: Int
     /// Fused epilogue: + residual (a buffer of the output's shape), then activation.
     public var residual: Int?
+    /// A 1x1 conv's per-image weight-row scale (a squeeze-excitation gate, [C] per image); it is
+    /// also the step's second input, so liveness sees it.
+    public var gate: Int?
     public var activation: Activation?
     public var weights: WeightRecipe
 }

@@ -20,6 +20,9 @@ public struct PlanGraph: Sendable {
         public var fc2Conv: Conv2D
         public var fc2BatchNorm: FoldedBatchNorm?
         public var gateActivation: Activation?
+        /// Set by fold-gate-into-weights: the step writes only the gate [C, 1, 1] per image and
+        /// the consumer conv scales its weights by it.
+        public var gateOnly = false
     }
 
     public struct Node: Sendable {
@@ -32,6 +35,9 @@ public struct PlanGraph: Sendable {
         public var residual: Int?
         public var activation: Activation?
         public var squeezeExcitation: SqueezeExcitation?
+        /// A 1x1 conv whose weight rows (input channels) are scaled per image by this node's
+        /// output, a squeeze-excitation gate (fold-gate-into-weights).
+        public var gate: Int?
         public var removed = false
     }
 
@@ -55,6 +61,7 @@ public struct PlanGraph: Sendable {
         for (i, n) in nodes.enumerated() where !n.removed {
             for j in n.inputs { c[j].append(i) }
             if let r = n.residual { c[r].append(i) }
+            if let gt = n.gate { c[gt].append(i) }
         }
         return c
     }
@@ -65,6 +72,7 @@ public struct PlanGraph: Sendable {
         for k in nodes.indices where !nodes[k].removed {
             nodes[k].inputs = nodes[k].inputs.map { $0 == i ? replacement : $0 }
             if nodes[k].residual == i { nodes[k].residual = replacement }
+            if nodes[k].gate == i { nodes[k].gate = replacement }
         }
         if output == i { output = replacement }
     }

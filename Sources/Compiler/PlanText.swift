@@ -14,6 +14,7 @@ extension ExecutionPlan {
         var rows: [[String]] = [["#", "step", "kernel", "reads", "writes", "shape", "@offset", "epilogue"]]
         for (i, s) in steps.enumerated() {
             var epilogue: [String] = []
+            if let gate = s.gate { epilogue.append("weights×gate(\(ref(gate)))") }
             if let bn = s.weights.batchNorm, case .conv = s.kind { epilogue.append("bn(\(bn.name))") }
             if s.weights.bias != nil { epilogue.append("bias") }
             if let r = s.residual { epilogue.append("+\(ref(r))") }

@@ -55,7 +55,9 @@ public enum SelectKernels {
                     algorithm = c.groups > 1 ? .grouped : .igemm
                 }
                 emit(.conv(c, algorithm), weights: WeightRecipe(weight: n.name + ".weight", bias: c.bias ? n.name + ".bias" : nil,
-                                                                   batchNorm: n.foldedBatchNorm))
+                                                                   batchNorm: n.foldedBatchNorm),
+                     inputs: n.gate.map { ins + [bufferOf[$0]] })
+                if let gate = n.gate { steps[steps.count - 1].gate = bufferOf[gate] }
             case .linear(let l):
                 emit(.linear(l), weights: WeightRecipe(weight: n.name + ".weight", bias: l.bias ? n.name + ".bias" : nil))
             case .batchNorm:

@@ -78,6 +78,18 @@ public final class PackedWeights: @unchecked Sendable {
         matrix = PackedMatrix(data: UnsafePointer(data), bias: UnsafePointer(b), k: k, n: n, groups: groups)
     }
 
+    /// A copy of `source` (panels and bias) with its own storage: the destination of
+    /// `scalePackedRows`.
+    public init(copying source: PackedMatrix) {
+        let count = source.groups * source.panels * (source.k + 1) * gemmNR
+        storage = UnsafeMutableRawPointer.allocate(byteCount: count * 4, alignment: 64)
+        let data = storage.bindMemory(to: Float.self, capacity: count)
+        let dataCount = source.groups * source.panels * source.k * gemmNR
+        data.initialize(from: source.data, count: dataCount)
+        (data + dataCount).initialize(from: source.bias, count: count - dataCount)
+        matrix = PackedMatrix(data: UnsafePointer(data), bias: UnsafePointer(data + dataCount), k: source.k, n: source.n, groups: source.groups)
+    }
+
     deinit { storage.deallocate() }
 
     /// Plain GEMM B given row-major `[k, n]`.
@@ -102,6 +114,30 @@ public final class PackedWeights: @unchecked Sendable {
             let ky = tap / kernelW, kx = tap % kernelW
             let co = g * ng + j
             return weight[((co * cg + ci) * kernelH + ky) * kernelW + kx]
+        }
+    }
+}
+
+/// B' = diag(scale) · B on packed weights: row k of every panel of `source` (one group) times
+/// `scale[k]`, written into `destination`, which must have the same geometry (made with
+/// `PackedWeights(copying: source)`; its bias is left as is). A squeeze-excitation gate folded
+/// into the following 1x1 conv scales that conv's weights this way, once per image.
+public func scalePackedRows(_ source: PackedMatrix, by scale: UnsafePointer<Float>, into destination: PackedWeights) {
+    let d = destination.matrix
+    precondition(source.groups == 1 && d.groups == 1 && d.k == source.k && d.n == source.n)
+    let out = UnsafeMutablePointer(mutating: d.data)
+    for p in 0..<source.panels {
+        let src = source.panel(0, p), dst = out + p * source.k * gemmNR
+        if source.columns(p) <= 16 {
+            for kk in 0..<source.k {
+                store16(load16(src + kk * 16) * SIMD16<Float>(repeating: scale[kk]), dst + kk * 16)
+            }
+        } else {
+            for kk in 0..<source.k {
+                let s = SIMD16<Float>(repeating: scale[kk])
+                store16(load16(src + kk * 32) * s, dst + kk * 32)
+                store16(load16(src + kk * 32 + 16) * s, dst + kk * 32 + 16)
+            }
         }
     }
 }

@@ -108,6 +108,9 @@ public final class CompiledModel: @unchecked Sendable {
                                        kernelH: conv.kernel.h, kernelW: conv.kernel.w, groups: conv.groups, bias: $0)
                 }
             }
+            if s.gate != nil {
+                return PreparedStep(.gatedConv(GatedConvStep(shape: shape, input: ins[0], gate: ins[1], weights: packed, output: out, epilogue: epilogue)))
+            }
             let indirection = shape.isPointwise ? nil : ConvIndirectionBuffer(shape: shape, input: ins[0])
             return PreparedStep(.conv(shape, input: ins[0], indirection: indirection, weights: packed, output: out, epilogue: epilogue))
         case .linear(let l):
@@ -151,7 +154,8 @@ public final class CompiledModel: @unchecked Sendable {
             let p2 = w2.withUnsafeBufferPointer { wp in b2.withOptionalPointer { PackedWeights.linear(wp.baseAddress!, outFeatures: c, inFeatures: sq, bias: $0) } }
             return PreparedStep(.squeezeExcitation(SqueezeExcitationStep(
                 input: ins[0], output: out, batch: batch, channels: c, squeeze: sq, pixelsPerImage: inShape.height * inShape.width,
-                fc1: p1, fc2: p2, act1: kernelActivation(se.fc1Activation), gate: kernelActivation(se.gateActivation))))
+                fc1: p1, fc2: p2, act1: kernelActivation(se.fc1Activation), gate: kernelActivation(se.gateActivation),
+                gateOnly: se.gateOnly)))
         case .softmax:
             let length = outShape.channels
             if outShape.isFeatureMap {

@@ -21,6 +21,7 @@ final class PreparedStep: @unchecked Sendable {
         case multiply(UnsafePointer<Float>, UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, count: Int)
         case channelGate(UnsafePointer<Float>, gate: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, channels: Int, pixelsPerImage: Int, pixels: Int)
         case squeezeExcitation(SqueezeExcitationStep)
+        case gatedConv(GatedConvStep)
         case softmax(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, length: Int, rows: Int)
     }
 
@@ -43,15 +44,21 @@ final class PreparedStep: @unchecked Sendable {
         case .concat(_, _, _, _, let p): (p, 1)
         case .multiply(_, _, _, let n): ((n + 15) / 16, 1)
         case .channelGate(_, _, _, _, _, let p): (p, 1)
-        case .squeezeExcitation: (1, 1)
+        case .squeezeExcitation, .gatedConv: (1, 1)
         case .softmax(_, _, _, let r): (r, 1)
         }
     }
 
     func run(threads: Int) {
-        if case .squeezeExcitation(let se) = kind {
+        switch kind {
+        case .squeezeExcitation(let se):
             se.run(threads: threads)
             return
+        case .gatedConv(let conv):
+            conv.run(threads: threads)
+            return
+        default:
+            break
         }
         let (items, alignment) = work
         parallelFor(items, threads: threads, alignment: alignment) { [self] r in execute(r) }
@@ -101,7 +108,7 @@ final class PreparedStep: @unchecked Sendable {
             multiply(a, b, output: out, elements: elements(n))
         case .channelGate(let x, let g, let out, let c, let hw, _):
             channelGate(input: x, gate: g, output: out, channels: c, pixelsPerImage: hw, pixels: r)
-        case .squeezeExcitation:
+        case .squeezeExcitation, .gatedConv:
             break
         case .softmax(let x, let out, let length, _):
             softmax(input: x, output: out, length: length, rows: r)
@@ -110,40 +117,102 @@ final class PreparedStep: @unchecked Sendable {
 }
 
 /// The fused squeeze-excitation step: pool each image's channels, two small fully connected
-/// layers (the 1x1 convs) with their activations, then scale the input by the gate. The small
-/// scratch vectors are allocated once, at instantiation.
+/// layers (the 1x1 convs) with their activations, then scale the input by the gate, or, when
+/// the gate was folded into the next conv's weights (`gateOnly`), write just the gate. The
+/// small scratch vectors are allocated once, at instantiation.
+///
+/// The pool is split over threads by 16-channel blocks and the two layers by weight panels, so
+/// every output is computed in the same order whatever the thread count. Small ones run on the
+/// calling thread: handing out a few microseconds of work costs more than it saves.
 final class SqueezeExcitationStep: @unchecked Sendable {
     let input: UnsafePointer<Float>
     let output: UnsafeMutablePointer<Float>
     let batch: Int, channels: Int, squeeze: Int, pixelsPerImage: Int
     let fc1: PackedWeights, fc2: PackedWeights
     let act1: Activation, gate: Activation
+    let gateOnly: Bool
     private let pooled: UnsafeMutablePointer<Float>
     private let hidden: UnsafeMutablePointer<Float>
     private let gates: UnsafeMutablePointer<Float>
 
     init(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, batch: Int, channels: Int, squeeze: Int, pixelsPerImage: Int,
-         fc1: PackedWeights, fc2: PackedWeights, act1: Activation, gate: Activation) {
+         fc1: PackedWeights, fc2: PackedWeights, act1: Activation, gate: Activation, gateOnly: Bool) {
         self.input = input; self.output = output; self.batch = batch; self.channels = channels; self.squeeze = squeeze
         self.pixelsPerImage = pixelsPerImage; self.fc1 = fc1; self.fc2 = fc2; self.act1 = act1; self.gate = gate
+        self.gateOnly = gateOnly
         pooled = .allocate(capacity: batch * channels)
         hidden = .allocate(capacity: batch * squeeze)
-        gates = .allocate(capacity: batch * channels)
+        gates = gateOnly ? output : .allocate(capacity: batch * channels)
     }
 
     deinit {
         pooled.deallocate()
         hidden.deallocate()
-        gates.deallocate()
+        if !gateOnly { gates.deallocate() }
+    }
+
+    /// Below this many floats of input (pool) or weights (a layer), one thread does the work.
+    static let parallelThreshold = 16_384
+
+    func run(threads: Int) {
+        let hw = pixelsPerImage, c = channels
+        let blocks = (c + 15) / 16
+        parallelFor(batch * blocks, threads: hw * c * batch >= Self.parallelThreshold ? threads : 1) { [self] r in
+            for item in r {
+                let n = item / blocks, c0 = item % blocks * 16
+                globalAvgPool(channels: min(16, c - c0), height: hw, width: 1, input: input + n * hw * c + c0,
+                              inputPixelStride: c, output: pooled + n * c + c0, images: 0..<1)
+            }
+        }
+        layer(fc1.matrix, input: pooled, output: hidden, activation: act1, threads: threads)
+        layer(fc2.matrix, input: hidden, output: gates, activation: gate, threads: threads)
+        if gateOnly { return }
+        parallelFor(batch * hw, threads: threads) { [self] r in
+            channelGate(input: input, gate: gates, output: output, channels: channels, pixelsPerImage: hw, pixels: r)
+        }
+    }
+
+    private func layer(_ w: PackedMatrix, input: UnsafeMutablePointer<Float>, output: UnsafeMutablePointer<Float>,
+                       activation: Activation, threads: Int) {
+        let rows = batch
+        nonisolated(unsafe) let x = input, y = output
+        parallelFor(w.panels, threads: w.k * w.n >= Self.parallelThreshold ? threads : 1) { r in
+            linear(input: x, weights: w, output: y, rows: 0..<rows, panels: r, epilogue: Epilogue(activation: activation))
+        }
+    }
+}
+
+/// A 1x1 conv whose input channels are scaled per image by a squeeze-excitation gate, folded
+/// into its weights (fold-gate-into-weights): per image, W' = diag(gate) · W into a scratch
+/// copy of the packed weights, then the GEMM over that image's pixels with W'.
+final class GatedConvStep: @unchecked Sendable {
+    let shape: Conv2dShape
+    let input: UnsafePointer<Float>
+    let gate: UnsafePointer<Float>
+    let weights: PackedWeights
+    /// One scaled copy per image of the batch.
+    let scaled: [PackedWeights]
+    let output: UnsafeMutablePointer<Float>
+    let epilogue: Epilogue
+
+    init(shape: Conv2dShape, input: UnsafePointer<Float>, gate: UnsafePointer<Float>, weights: PackedWeights,
+         output: UnsafeMutablePointer<Float>, epilogue: Epilogue) {
+        self.shape = shape; self.input = input; self.gate = gate; self.weights = weights
+        self.output = output; self.epilogue = epilogue
+        scaled = (0..<shape.batch).map { _ in PackedWeights(copying: weights.matrix) }
     }
 
     func run(threads: Int) {
-        let hw = pixelsPerImage
-        globalAvgPool(channels: channels, height: hw, width: 1, input: input, output: pooled, images: 0..<batch)
-        linear(input: pooled, weights: fc1.matrix, output: hidden, rows: 0..<batch, epilogue: Epilogue(activation: act1))
-        linear(input: hidden, weights: fc2.matrix, output: gates, rows: 0..<batch, epilogue: Epilogue(activation: gate))
-        parallelFor(batch * hw, threads: threads) { [self] r in
-            channelGate(input: input, gate: gates, output: output, channels: channels, pixelsPerImage: hw, pixels: r)
+        let c = shape.inChannels, hw = shape.outHeight * shape.outWidth
+        for n in 0..<shape.batch { scalePackedRows(weights.matrix, by: gate + n * c, into: scaled[n]) }
+        parallelFor(shape.outputPixels, threads: threads, alignment: gemmMR) { [self] r in
+            var p = r.lowerBound
+            while p < r.upperBound {
+                let n = p / hw, end = min(r.upperBound, (n + 1) * hw)
+                conv2d(shape: shape, input: input, indirection: nil, weights: scaled[n].matrix, output: output,
+                       pixels: p..<end, epilogue: epilogue)
+                p = end
+            }
         }
     }
 }

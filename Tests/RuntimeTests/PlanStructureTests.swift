@@ -33,6 +33,17 @@ struct PlanStructureTests {
         let plan = compile(graph)
         let se = plan.steps.filter { if case .squeezeExcitation = $0.kind { return true }; return false }
         #expect(se.count == 16)
+        // Down to 14x14 the gate scales the projection conv's weights (H*W > output channels);
+        // at 7x7 it stays a multiply.
+        let gated = plan.steps.filter { $0.gate != nil }
+        #expect(gated.count == 11)
+        #expect(plan.applied[FoldGateIntoWeights.name]?.count == 11)
+        for step in gated {
+            let gate = plan.steps.first { $0.output == step.gate }
+            guard case .squeezeExcitation(let g)? = gate?.kind else { Issue.record("\(step.name): gate not written by an SE step"); continue }
+            #expect(g.gateOnly)
+            #expect(plan.buffers[step.inputs[0]].shape.height >= 14)
+        }
         let standalone = plan.steps.filter { if case .activation = $0.kind { return true }; return false }
         #expect(standalone.isEmpty)
         #expect(plan.steps.contains { $0.activation == .silu })
@@ -56,7 +67,7 @@ struct PlanStructureTests {
         for (s, step) in plan.steps.enumerated() {
             let st = plan.buffers[step.output].storage
             first[st] = min(first[st] ?? s, s)
-            for b in step.inputs + (step.residual.map { [$0] } ?? []) { last[plan.buffers[b].storage] = s }
+            for b in step.inputs + (step.residual.map { [$0] } ?? []) + (step.gate.map { [$0] } ?? []) { last[plan.buffers[b].storage] = s }
         }
         last[plan.buffers[plan.output].storage] = plan.steps.count
         var extent: [Int: (Int, Int)] = [:]

@@ -98,6 +98,22 @@ struct PlanVersusReferenceTests {
         #expect(two.run(x) == one)
     }
 
+    /// Gates folded into conv weights are per image: at resolution 44 the first folded conv has
+    /// 22x22 = 484 pixels per image, not a multiple of the 8-row tile, so tiles and thread
+    /// chunks straddle images. Batch 3 matches the reference and 1 vs 2 threads bit for bit.
+    @Test func gatedWeightsPerImage() throws {
+        let graph = try PlanFixtures.load(SmallModel(spec: "efficientnet", variant: "b0", sets: ["resolution=44"]))
+        let weights = PlanFixtures.weights(graph)
+        let x = PlanFixtures.input(graph, batch: 3)
+        let plan = compile(graph)
+        #expect(plan.steps.contains { $0.gate != nil && plan.buffers[$0.output].shape.height * plan.buffers[$0.output].shape.width % 8 != 0 })
+        let expected = try ReferenceInterpreter.run(graph: graph, weights: weights, input: x, batch: 3)
+        let one = try CompiledModel(plan: plan, weights: weights, batch: 3, threads: 1).run(x)
+        let two = try CompiledModel(plan: plan, weights: weights, batch: 3, threads: 2).run(x)
+        #expect(one == two)
+        #expect(PlanFixtures.relativeError(two, expected) <= 1e-4)
+    }
+
     /// A batch of 3 gives each sample what a batch of 1 gives it.
     @Test func batchOfThreeEqualsThreeBatchesOfOne() throws {
         let graph = try PlanFixtures.load(SmallModel(spec: "resnet", variant: "18", sets: ["resolution=32"]))
