@@ -3,11 +3,17 @@ import IR
 public struct CompileOptions: Sendable {
     /// Pass names to skip (tests run every graph with and without each pass).
     public var disabled: Set<String>
-    public init(disabled: Set<String> = []) { self.disabled = disabled }
+    /// fuse-pointwise-depthwise fuses only expansions of at least this many bytes per image
+    /// (tests lower it to exercise the fusion on small images).
+    public var minimumFusedExpansionBytes: Int
+    public init(disabled: Set<String> = [], minimumFusedExpansionBytes: Int = FusePointwiseDepthwise.defaultMinimumBytes) {
+        self.disabled = disabled
+        self.minimumFusedExpansionBytes = minimumFusedExpansionBytes
+    }
 
     /// Every pass that can be disabled, in pipeline order.
     public static let passNames = [EliminateIdentities.name, FoldBatchNorm.name, FuseResidualAdd.name,
-                                   FuseActivation.name, FuseSqueezeExcitation.name, FoldGateIntoWeights.name, "in-place"]
+                                   FuseActivation.name, FuseSqueezeExcitation.name, FoldGateIntoWeights.name, FusePointwiseDepthwise.name, "in-place"]
 }
 
 /// The inference pipeline: graph rewrites, kernel and layout selection, memory planning.
@@ -15,8 +21,10 @@ public struct CompileOptions: Sendable {
 /// applies when it instantiates the plan, so the plan text is the same for any checkpoint.
 public func compile(_ graph: Graph, options: CompileOptions = CompileOptions()) -> ExecutionPlan {
     var g = PlanGraph(graph)
+    g.minimumFusedExpansionBytes = options.minimumFusedExpansionBytes
     let pipeline: [any Pass.Type] = [EliminateIdentities.self, FoldBatchNorm.self, FuseResidualAdd.self,
-                                     FuseActivation.self, FuseSqueezeExcitation.self, FoldGateIntoWeights.self]
+                                     FuseActivation.self, FuseSqueezeExcitation.self, FoldGateIntoWeights.self,
+                                     FusePointwiseDepthwise.self]
     var ran: [String] = []
     for pass in pipeline where !options.disabled.contains(pass.name) {
         pass.run(&g)

@@ -37,6 +37,8 @@ public enum ConvAlgorithm: String, Sendable {
     case depthwise = "depthwise"
     /// 1 < groups < channels: an indirect GEMM per group.
     case grouped = "grouped-igemm"
+    /// A depthwise conv computing its own input, a 1x1 conv (GEMM), band by band.
+    case pointwiseDepthwise = "gemm 1 + depthwise"
 }
 
 /// Where a step's parameters come from; the runtime materializes (folds, permutes) and packs
@@ -73,7 +75,7 @@ public enum StepKind: Sendable {
         switch self {
         case .convertLayout(let a, let b): "\(a.rawValue)->\(b.rawValue)"
         case .conv(let c, let algo):
-            "\(algo.rawValue) \(c.kernel)" + (c.stride != Size2(square: 1) ? "/\(c.stride)" : "") + (c.groups > 1 && algo != .depthwise ? " g\(c.groups)" : "")
+            "\(algo.rawValue) \(c.kernel)" + (c.stride != Size2(square: 1) ? "/\(c.stride)" : "") + (c.groups > 1 && algo == .grouped ? " g\(c.groups)" : "")
         case .linear: "gemm (linear)"
         case .batchNorm: "scale-shift"
         case .activation(let a): a.name
@@ -89,6 +91,15 @@ public enum StepKind: Sendable {
     }
 }
 
+/// The 1x1 conv inside a fused pointwise + depthwise step.
+public struct PointwiseStage: Sendable {
+    public var name: String
+    public var conv: Conv2D
+    public var inputChannels: Int
+    public var weights: WeightRecipe
+    public var activation: Activation?
+}
+
 /// One kernel call.
 public struct Step: Sendable {
     public var name: String
@@ -100,6 +111,9 @@ public struct Step: Sendable {
     /// A 1x1 conv's per-image weight-row scale (a squeeze-excitation gate, [C] per image); it is
     /// also the step's second input, so liveness sees it.
     public var gate: Int?
+    /// For `pointwiseDepthwise`: the 1x1 conv whose output the depthwise conv reads, with its
+    /// weights and activation (the step's own `weights` and `activation` are the depthwise's).
+    public var pointwise: PointwiseStage?
     public var activation: Activation?
     public var weights: WeightRecipe
 }

@@ -25,6 +25,15 @@ public struct PlanGraph: Sendable {
         public var gateOnly = false
     }
 
+    /// A 1x1 conv computed inside the depthwise conv that reads it (fuse-pointwise-depthwise).
+    public struct Pointwise: Sendable, Equatable {
+        public var name: String
+        public var conv: Conv2D
+        public var foldedBatchNorm: FoldedBatchNorm?
+        public var activation: Activation?
+        public var inputChannels: Int
+    }
+
     public struct Node: Sendable {
         public var op: Op
         public var inputs: [Int]
@@ -38,6 +47,8 @@ public struct PlanGraph: Sendable {
         /// A 1x1 conv whose weight rows (input channels) are scaled per image by this node's
         /// output, a squeeze-excitation gate (fold-gate-into-weights).
         public var gate: Int?
+        /// A depthwise conv that computes its input, a 1x1 conv of its (new) input, itself.
+        public var pointwise: Pointwise?
         public var removed = false
     }
 
@@ -48,6 +59,8 @@ public struct PlanGraph: Sendable {
     /// with the reason. Shown by `modelc compile`.
     public var applied: [String: [String]] = [:]
     public var rejected: [String] = []
+    /// See `CompileOptions.minimumFusedExpansionBytes`.
+    public var minimumFusedExpansionBytes = FusePointwiseDepthwise.defaultMinimumBytes
 
     public init(_ graph: Graph) {
         name = graph.name

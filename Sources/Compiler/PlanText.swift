@@ -15,6 +15,13 @@ extension ExecutionPlan {
         for (i, s) in steps.enumerated() {
             var epilogue: [String] = []
             if let gate = s.gate { epilogue.append("weights×gate(\(ref(gate)))") }
+            if let pw = s.pointwise {
+                var stage = [pw.name]
+                if let bn = pw.weights.batchNorm { stage.append("bn(\(bn.name))") }
+                if pw.weights.bias != nil { stage.append("bias") }
+                if let a = pw.activation { stage.append(a.name) }
+                epilogue.append("[" + stage.joined(separator: " ") + "] →")
+            }
             if let bn = s.weights.batchNorm, case .conv = s.kind { epilogue.append("bn(\(bn.name))") }
             if s.weights.bias != nil { epilogue.append("bias") }
             if let r = s.residual { epilogue.append("+\(ref(r))") }

@@ -49,6 +49,8 @@ public enum SelectKernels {
                 let algorithm: ConvAlgorithm
                 if c.groups == 1 && c.kernel == Size2(square: 1) && c.stride == Size2(square: 1) && c.padding == .zero {
                     algorithm = .gemm
+                } else if n.pointwise != nil {
+                    algorithm = .pointwiseDepthwise
                 } else if c.groups > 1 && c.groups == inC && c.outChannels == inC {
                     algorithm = .depthwise
                 } else {
@@ -58,6 +60,12 @@ public enum SelectKernels {
                                                                    batchNorm: n.foldedBatchNorm),
                      inputs: n.gate.map { ins + [bufferOf[$0]] })
                 if let gate = n.gate { steps[steps.count - 1].gate = bufferOf[gate] }
+                if let pw = n.pointwise {
+                    steps[steps.count - 1].pointwise = PointwiseStage(
+                        name: pw.name, conv: pw.conv, inputChannels: pw.inputChannels,
+                        weights: WeightRecipe(weight: pw.name + ".weight", bias: pw.conv.bias ? pw.name + ".bias" : nil, batchNorm: pw.foldedBatchNorm),
+                        activation: pw.activation)
+                }
             case .linear(let l):
                 emit(.linear(l), weights: WeightRecipe(weight: n.name + ".weight", bias: l.bias ? n.name + ".bias" : nil))
             case .batchNorm:

@@ -31,16 +31,25 @@ public func parallelFor(
     _ count: Int, threads: Int, alignment: Int = 1,
     _ body: @Sendable (Range<Int>) -> Void
 ) {
+    parallelForChunks(count, threads: threads, alignment: alignment) { _, r in body(r) }
+}
+
+/// `parallelFor` that also passes each chunk's index (below `threads`), for kernels that keep
+/// per-thread scratch buffers: chunk i uses scratch i, and no two running chunks share one.
+public func parallelForChunks(
+    _ count: Int, threads: Int, alignment: Int = 1,
+    _ body: @Sendable (Int, Range<Int>) -> Void
+) {
     precondition(count >= 0 && threads >= 1 && alignment >= 1)
     if count == 0 { return }
     let t = min(threads, max(1, count / alignment))
     if t == 1 {
-        body(0..<count)
+        body(0, 0..<count)
         return
     }
     let job: @Sendable (Int) -> Void = { i in
         let r = chunk(count, parts: t, index: i, alignment: alignment)
-        if !r.isEmpty { body(r) }
+        if !r.isEmpty { body(i, r) }
     }
     withoutActuallyEscaping(job) { job in
         if WorkerPool.shared?.run(parts: t, job) != true {

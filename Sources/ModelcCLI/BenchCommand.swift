@@ -87,6 +87,11 @@ func stepMACs(_ step: Step, in plan: ExecutionPlan) -> Int {
     let inChannels = step.inputs.first.map { plan.buffers[$0].shape.channels } ?? 0
     switch step.kind {
     case .conv(let c, _):
+        if let pw = step.pointwise {
+            // The 1x1 expansion over the input pixels, then the depthwise taps.
+            let input = step.inputs.first.map { plan.buffers[$0].shape } ?? out
+            return input.height * input.width * pw.inputChannels * pw.conv.outChannels + (out.elementCount ?? 0) * c.kernel.h * c.kernel.w
+        }
         return (out.elementCount ?? 0) * (inChannels / max(c.groups, 1)) * c.kernel.h * c.kernel.w
     case .linear(let l):
         return l.outFeatures * inChannels

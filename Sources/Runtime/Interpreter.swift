@@ -96,6 +96,22 @@ public final class CompiledModel: @unchecked Sendable {
                                     dilationH: conv.dilation.h, dilationW: conv.dilation.w, groups: conv.groups)
             let (w, bias) = try Materialize.conv(s.weights, outChannels: conv.outChannels, weights)
             let epilogue = Epilogue(activation: act, residual: s.residual.map { UnsafePointer(pointer($0)) }, residualStride: conv.outChannels)
+            if algorithm == .pointwiseDepthwise, let pw = s.pointwise {
+                let expanded = conv.outChannels
+                var dwShape = shape
+                dwShape.inChannels = expanded
+                let (pwW, pwBias) = try Materialize.conv(pw.weights, outChannels: expanded, weights)
+                let packedPW = pwW.withUnsafeBufferPointer { wp in
+                    pwBias.withOptionalPointer { PackedWeights.conv(wp.baseAddress!, outChannels: expanded, inChannelsPerGroup: pw.inputChannels,
+                                                                    kernelH: 1, kernelW: 1, bias: $0) }
+                }
+                let packedDW = w.withUnsafeBufferPointer { wp in
+                    bias.withOptionalPointer { PackedDepthwiseWeights(wp.baseAddress!, channels: expanded, kernelH: conv.kernel.h, kernelW: conv.kernel.w, bias: $0) }
+                }
+                return PreparedStep(.pointwiseDepthwise(PointwiseDepthwiseStep(
+                    shape: dwShape, inputChannels: pw.inputChannels, input: ins[0], pointwise: packedPW,
+                    pointwiseActivation: kernelActivation(pw.activation), depthwise: packedDW, output: out, epilogue: epilogue, threads: threads)))
+            }
             if algorithm == .depthwise {
                 let packed = w.withUnsafeBufferPointer { wp in
                     bias.withOptionalPointer { PackedDepthwiseWeights(wp.baseAddress!, channels: conv.outChannels, kernelH: conv.kernel.h, kernelW: conv.kernel.w, bias: $0) }

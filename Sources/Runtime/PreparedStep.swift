@@ -22,6 +22,7 @@ final class PreparedStep: @unchecked Sendable {
         case channelGate(UnsafePointer<Float>, gate: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, channels: Int, pixelsPerImage: Int, pixels: Int)
         case squeezeExcitation(SqueezeExcitationStep)
         case gatedConv(GatedConvStep)
+        case pointwiseDepthwise(PointwiseDepthwiseStep)
         case softmax(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, length: Int, rows: Int)
     }
 
@@ -44,7 +45,7 @@ final class PreparedStep: @unchecked Sendable {
         case .concat(_, _, _, _, let p): (p, 1)
         case .multiply(_, _, _, let n): ((n + 15) / 16, 1)
         case .channelGate(_, _, _, _, _, let p): (p, 1)
-        case .squeezeExcitation, .gatedConv: (1, 1)
+        case .squeezeExcitation, .gatedConv, .pointwiseDepthwise: (1, 1)
         case .softmax(_, _, _, let r): (r, 1)
         }
     }
@@ -56,6 +57,9 @@ final class PreparedStep: @unchecked Sendable {
             return
         case .gatedConv(let conv):
             conv.run(threads: threads)
+            return
+        case .pointwiseDepthwise(let fused):
+            fused.run(threads: threads)
             return
         default:
             break
@@ -108,7 +112,7 @@ final class PreparedStep: @unchecked Sendable {
             multiply(a, b, output: out, elements: elements(n))
         case .channelGate(let x, let g, let out, let c, let hw, _):
             channelGate(input: x, gate: g, output: out, channels: c, pixelsPerImage: hw, pixels: r)
-        case .squeezeExcitation, .gatedConv:
+        case .squeezeExcitation, .gatedConv, .pointwiseDepthwise:
             break
         case .softmax(let x, let out, let length, _):
             softmax(input: x, output: out, length: length, rows: r)
@@ -215,4 +219,96 @@ final class GatedConvStep: @unchecked Sendable {
             }
         }
     }
+}
+
+/// A 1x1 conv fused into the depthwise conv that reads it (fuse-pointwise-depthwise). Threads
+/// take contiguous ranges of output rows; each walks its range in bands of up to `bandRows`
+/// output rows: it computes the expansion of the input rows the band needs into its own band
+/// buffer (sized to stay in L2), reusing the rows the previous band already computed (moved to
+/// the front), and runs the depthwise conv of the band from there. Each expanded value comes
+/// from the same GEMM and each output from the same taps in the same order as unfused, so the
+/// result is bit-identical to the two separate steps, for any thread count.
+final class PointwiseDepthwiseStep: @unchecked Sendable {
+    let input: UnsafePointer<Float>
+    let output: UnsafeMutablePointer<Float>
+    /// The depthwise conv over the whole (virtual) expanded tensor.
+    let shape: Conv2dShape
+    let inputChannels: Int
+    let pointwise: PackedWeights
+    let pointwiseActivation: Activation
+    let depthwise: PackedDepthwiseWeights
+    /// The depthwise conv's activation (the pass fuses only depthwise convs without residual).
+    let epilogue: Epilogue
+    let bandRows: Int
+    /// Input rows a band of `bandRows` output rows reads.
+    let bufferRows: Int
+    private let buffers: [UnsafeMutablePointer<Float>]
+
+    /// Band buffers are sized to about this many bytes by default (half of a 1 MiB L2, leaving
+    /// room for the input rows and weights); tests pass tiny sizes to get many bands.
+    static let defaultBandBytes = 512 * 1024
+
+    init(shape: Conv2dShape, inputChannels: Int, input: UnsafePointer<Float>, pointwise: PackedWeights, pointwiseActivation: Activation,
+         depthwise: PackedDepthwiseWeights, output: UnsafeMutablePointer<Float>, epilogue: Epilogue, threads: Int,
+         bandBytes: Int = defaultBandBytes) {
+        self.shape = shape; self.inputChannels = inputChannels; self.input = input; self.pointwise = pointwise
+        self.pointwiseActivation = pointwiseActivation; self.depthwise = depthwise; self.output = output; self.epilogue = epilogue
+        let rowFloats = shape.inWidth * shape.inChannels
+        let span = shape.dilationH * (shape.kernelH - 1) + 1
+        let fit = max(span, bandBytes / 4 / max(1, rowFloats))
+        bandRows = max(1, min(shape.outHeight, (fit - span) / shape.strideH + 1))
+        bufferRows = (bandRows - 1) * shape.strideH + span
+        let floats = max(16, bufferRows * rowFloats)
+        buffers = (0..<threads).map { _ in
+            UnsafeMutableRawPointer.allocate(byteCount: floats * 4, alignment: 64).bindMemory(to: Float.self, capacity: floats)
+        }
+    }
+
+    deinit { for b in buffers { b.deallocate() } }
+
+    func run(threads: Int) {
+        let s = shape
+        parallelForChunks(s.batch * s.outHeight, threads: min(threads, buffers.count)) { [self] index, rows in
+            let buffer = buffers[index]
+            var t = rows.lowerBound
+            // Input rows [heldFrom, heldTo) of image heldImage are in the buffer, from row 0.
+            var heldImage = -1, heldFrom = 0, heldTo = 0
+            while t < rows.upperBound {
+                let n = t / s.outHeight, oy0 = t % s.outHeight
+                let count = min(bandRows, s.outHeight - oy0, rows.upperBound - t)
+                // Input rows the band reads, clipped to the image.
+                let first = oy0 * s.strideH - s.padTop
+                let end = (oy0 + count - 1) * s.strideH - s.padTop + s.dilationH * (s.kernelH - 1) + 1
+                let lo = max(0, first), hi = min(s.inHeight, end)
+                var computeFrom = lo
+                if heldImage == n && heldFrom <= lo && lo < heldTo {
+                    let keep = heldTo - lo
+                    if lo > heldFrom {
+                        buffer.update(from: buffer + (lo - heldFrom) * rowFloats, count: keep * rowFloats)
+                    }
+                    computeFrom = heldTo
+                }
+                if computeFrom < hi {
+                    gemm(a: input + ((n * s.inHeight + computeFrom) * s.inWidth) * inputChannels, lda: inputChannels,
+                         weights: pointwise.matrix, c: buffer + (computeFrom - lo) * rowFloats, ldc: s.inChannels,
+                         rows: 0..<(hi - computeFrom) * s.inWidth, epilogue: Epilogue(activation: pointwiseActivation))
+                }
+                heldImage = n; heldFrom = lo; heldTo = max(hi, lo)
+                // The band as its own small image: the clipped rows, with the rows cut off at the
+                // top and bottom as padding, so every output pixel reads the same taps.
+                var band = s
+                band.batch = 1
+                band.inHeight = max(0, hi - lo)
+                band.padTop = lo - first
+                band.padBottom = end - max(hi, lo)
+                let out = oy0 * s.outWidth, image = n * s.outHeight * s.outWidth
+                depthwiseConv2d(shape: band, input: buffer, weights: depthwise.packed,
+                                output: output + (image + out) * s.outChannels, pixels: 0..<count * s.outWidth,
+                                epilogue: epilogue)
+                t += count
+            }
+        }
+    }
+
+    private var rowFloats: Int { shape.inWidth * shape.inChannels }
 }

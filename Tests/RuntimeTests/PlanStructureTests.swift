@@ -46,6 +46,10 @@ struct PlanStructureTests {
         }
         let standalone = plan.steps.filter { if case .activation = $0.kind { return true }; return false }
         #expect(standalone.isEmpty)
+        // The three expansions of 1 MiB and more (112x112x96, 56x56x144 twice) are fused into
+        // their depthwise convs and never stored.
+        #expect(plan.steps.filter { $0.pointwise != nil }.map(\.name)
+                == ["features.2.0.block.1.0", "features.2.1.block.1.0", "features.3.0.block.1.0"])
         #expect(plan.steps.contains { $0.activation == .silu })
     }
 

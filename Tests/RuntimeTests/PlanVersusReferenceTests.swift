@@ -77,7 +77,10 @@ struct PlanVersusReferenceTests {
         let batch = 2
         let x = PlanFixtures.input(graph, batch: batch)
         let expected = try ReferenceInterpreter.run(graph: graph, weights: weights, input: x, batch: batch)
-        let model = try CompiledModel(plan: compile(graph), weights: weights, batch: batch, threads: 2)
+        // Every fusion on, including fuse-pointwise-depthwise (by default only for expansions
+        // of 1 MiB and more, which these small images do not have).
+        let model = try CompiledModel(plan: compile(graph, options: CompileOptions(minimumFusedExpansionBytes: 0)), weights: weights,
+                                      batch: batch, threads: 2)
         let actual = model.run(x)
         #expect(actual.count == expected.count)
         let finite = actual.allSatisfy { $0.isFinite }
@@ -114,6 +117,25 @@ struct PlanVersusReferenceTests {
         #expect(PlanFixtures.relativeError(two, expected) <= 1e-4)
     }
 
+    /// The fused pointwise + depthwise step changes where the expansion lives, not a single
+    /// value: MobileNetV2 and EfficientNet-B0 at 64x64 with every expansion fused equal the plan
+    /// without the pass bit for bit, at 1 and 2 threads.
+    @Test(arguments: [SmallModel(spec: "mobilenet_v2", variant: nil, sets: ["resolution=64"]),
+                      SmallModel(spec: "efficientnet", variant: "b0", sets: ["resolution=64"])])
+    func fusedPointwiseDepthwiseIsBitExact(_ m: SmallModel) throws {
+        let graph = try PlanFixtures.load(m)
+        let weights = PlanFixtures.weights(graph)
+        let x = PlanFixtures.input(graph, batch: 2)
+        let fused = compile(graph, options: CompileOptions(minimumFusedExpansionBytes: 0))
+        let unfused = compile(graph, options: CompileOptions(disabled: [FusePointwiseDepthwise.name]))
+        #expect(fused.steps.contains { $0.pointwise != nil })
+        #expect(!unfused.steps.contains { $0.pointwise != nil })
+        let reference = try CompiledModel(plan: unfused, weights: weights, batch: 2, threads: 1).run(x)
+        for threads in [1, 2] {
+            #expect(try CompiledModel(plan: fused, weights: weights, batch: 2, threads: threads).run(x) == reference)
+        }
+    }
+
     /// A batch of 3 gives each sample what a batch of 1 gives it.
     @Test func batchOfThreeEqualsThreeBatchesOfOne() throws {
         let graph = try PlanFixtures.load(SmallModel(spec: "resnet", variant: "18", sets: ["resolution=32"]))
@@ -148,8 +170,8 @@ struct PassToggleTests {
         let x = PlanFixtures.input(graph, batch: 2)
         let expected = try ReferenceInterpreter.run(graph: graph, weights: weights, input: x, batch: 2)
         let disabled: Set<String> = pass == "all" ? Set(CompileOptions.passNames) : [pass]
-        let with = compile(graph)
-        let without = compile(graph, options: CompileOptions(disabled: disabled))
+        let with = compile(graph, options: CompileOptions(minimumFusedExpansionBytes: 0))
+        let without = compile(graph, options: CompileOptions(disabled: disabled, minimumFusedExpansionBytes: 0))
         #expect(!without.passes.contains(pass))
         let a = try CompiledModel(plan: with, weights: weights, batch: 2, threads: 2).run(x)
         let b = try CompiledModel(plan: without, weights: weights, batch: 2, threads: 2).run(x)
