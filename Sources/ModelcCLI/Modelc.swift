@@ -11,6 +11,17 @@ public func modelcMain(_ args: [String]) -> Int32 {
         FileHandle.standardError.write(Data(usage.utf8))
         return 2
     }
+    // `modelc COMMAND --help` and `modelc help COMMAND`: that command's part of the usage.
+    let helpFor: String? = commands.contains(command) && command != "help" && args.dropFirst().contains(where: { $0 == "--help" || $0 == "-h" })
+        ? command : (command == "help" && args.count > 1 ? args[1] : nil)
+    if let name = helpFor {
+        guard let text = commandUsage(name) else {
+            FileHandle.standardError.write(Data("modelc: error: unknown command '\(name)'\(didYouMean(name, commands))\n(see 'modelc help')\n".utf8))
+            return 2
+        }
+        print(text, terminator: "")
+        return 0
+    }
     do throws(UsageError) {
         switch command {
         case "check": return try check(cl)
@@ -37,6 +48,18 @@ public func modelcMain(_ args: [String]) -> Int32 {
         FileHandle.standardError.write(Data((prefix + error.description + "\n(see 'modelc help')\n").utf8))
         return 2
     }
+}
+
+/// The usage entry of one command (its synopsis lines from `usage`) followed by the shared
+/// options section; nil for an unknown command.
+func commandUsage(_ name: String) -> String? {
+    let lines = usage.split(separator: "\n", omittingEmptySubsequences: false)
+    guard let start = lines.firstIndex(where: { $0.hasPrefix("  \(name) ") || $0 == "  \(name)" }) else { return nil }
+    var entry = [lines[start]]
+    var i = start + 1
+    while i < lines.count, lines[i].hasPrefix("      ") { entry.append(lines[i]); i += 1 }
+    let options = lines.firstIndex(of: "options:").map { lines[$0...].joined(separator: "\n") } ?? ""
+    return "usage: modelc" + entry.joined(separator: "\n").dropFirst(1) + "\n\n" + options
 }
 
 public let modelcVersion = "0.1.0"

@@ -86,6 +86,19 @@ func tinyTensors() -> [(name: String, dtype: String, shape: [Int], bytes: [UInt8
         #expect(r.stderr.contains("nope.yaml"), "\(r)")
     }
 
+    /// `modelc COMMAND --help` and `modelc help COMMAND` print that command's synopsis and the
+    /// shared options, exit 0; an unknown command is a usage error.
+    @Test(arguments: ["check", "summary", "compile", "init", "run", "bench", "train", "eval", "generate"])
+    func commandHelp(_ command: String) {
+        for args in [[command, "--help"], [command, Repo.spec("lenet5"), "-h"], ["help", command]] {
+            let r = modelc(args)
+            #expect(r.status == 0, "\(args): \(r)")
+            #expect(r.stdout.hasPrefix("usage: modelc \(command)") && r.stdout.contains("options:"), "\(args): \(r)")
+        }
+        let unknown = modelc(["help", command + "x"])
+        #expect(unknown.status == 2 && unknown.stderr.contains("unknown command"), "\(unknown)")
+    }
+
     @Test func usageErrors() {
         let spec = Repo.spec("lenet5")
         let bad = modelc(["run", spec, "--input", "x.npy", "--output", "y.npy", "--batch", "zero"])
