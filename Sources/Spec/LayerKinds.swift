@@ -4,7 +4,7 @@ enum LayerKind: String, CaseIterable {
     case conv2d, batchnorm, conv_bn_act
     case activation, relu, relu6, leaky_relu, sigmoid, tanh, silu, hardswish, hardsigmoid, identity
     case max_pool2d, avg_pool2d, adaptive_avg_pool2d, global_avg_pool
-    case flatten, linear, dropout, softmax
+    case flatten, linear, dropout, stochastic_depth, softmax
     case add, concat, multiply
     case sequential
     /// `block: NAME` instantiates a block chosen by an expression (`block: $block`).
@@ -46,7 +46,7 @@ extension LayerKind {
         case .leaky_relu: "negative_slope"
         case .max_pool2d, .avg_pool2d: "kernel"
         case .adaptive_avg_pool2d: "size"
-        case .dropout: "p"
+        case .dropout, .stochastic_depth: "p"
         case .add, .concat, .multiply: "inputs"
         case .sequential: "layers"
         case .block: "block"
@@ -99,6 +99,8 @@ extension LayerKind {
                     ArgSpec(name: "bias", type: .bool, defaultValue: .bool(true))]
         case .dropout:
             return [ArgSpec(name: "p", type: .float, defaultValue: .float(0.5))]
+        case .stochastic_depth:
+            return [ArgSpec(name: "p", type: .float, defaultValue: nil, required: true)]
         case .add, .concat, .multiply:
             return [ArgSpec(name: "inputs", type: .references, defaultValue: nil, required: true)]
         case .sequential:

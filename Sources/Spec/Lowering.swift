@@ -144,6 +144,14 @@ extension Elaborator {
                 return nil
             }
             return emit(.dropout(p: p), inputs: [input], name: path, at: range, ctx: ctx, provenance: notes)
+        case .stochastic_depth:
+            let p = args.double("p")
+            guard (0...1).contains(p) else {
+                report(.valueOutOfRange, "stochastic depth probability must be between 0 and 1; found \(formatNumber(p))",
+                       at: args.ranges["p"] ?? range, ctx: ctx, provenance: notes)
+                return nil
+            }
+            return emit(.stochasticDepth(p: p), inputs: [input], name: path, at: range, ctx: ctx, provenance: notes)
         case .sequential, .add, .concat, .multiply, .block:
             return nil   // handled above
         }
