@@ -119,6 +119,7 @@ func weightsOf(_ path: String) throws -> [String: [Float]] {
     }
 
     @Test func divergingRunStopsAtTheStepWithANonFiniteLoss() throws {
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         let out = dir + "/nan"
         let r = try runModelc(["train", dir + "/tiny.yaml", "--data", Repo.fixture, "--epochs", "1", "--out", out, "--optimizer", "sgd",
                                "--lr", "1e30", "--limit-test", "10", "--checkpoint-every", "1000"], in: dir)
@@ -127,6 +128,7 @@ func weightsOf(_ path: String) throws -> [String: [Float]] {
     }
 
     @Test func badSettingsAreErrorsWithTheirPlace() throws {
+        defer { try? FileManager.default.removeItem(atPath: dir) }
         try (tinySpec + "\n  momentum: lots\n").write(toFile: dir + "/bad.yaml", atomically: true, encoding: .utf8)
         let r = try runModelc(["train", dir + "/bad.yaml", "--data", Repo.fixture, "--out", dir + "/bad"], in: dir)
         #expect(r.status == 1)
