@@ -128,13 +128,17 @@ public final class ConvIndirectionBuffer: @unchecked Sendable {
 /// - epilogue: bias comes from `weights`; the residual is NHWC with its own pixel stride.
 /// - pixels: any split gives bit-identical output; splitting on multiples of `gemmMR`
 ///   (`parallelFor(..., alignment: gemmMR)`) avoids ragged row tiles inside a range.
+/// - panels: the 32-wide output-channel panels to compute (default all; groups == 1 only).
+///   Splitting panels over threads instead of pixels balances small images (7x7 = 49 pixels
+///   are 6 full row tiles and a 1-row one) and gives each thread half the weights to read.
 public func conv2d(shape s: Conv2dShape, input: UnsafePointer<Float>, inputPixelStride: Int? = nil,
                    indirection: ConvIndirection?, weights: PackedMatrix,
                    output: UnsafeMutablePointer<Float>, outputPixelStride: Int? = nil,
-                   pixels: Range<Int>, epilogue: Epilogue = Epilogue()) {
+                   pixels: Range<Int>, panels: Range<Int>? = nil, epilogue: Epilogue = Epilogue()) {
     let cg = s.inChannelsPerGroup, ng = s.outChannelsPerGroup
     precondition(weights.groups == s.groups && weights.n == ng && weights.k == cg * s.taps,
                  "packed weights do not match the conv shape")
+    precondition(panels == nil || s.groups == 1, "a panel range needs an ungrouped conv")
     let inStride = inputPixelStride ?? s.inChannels
     let outStride = outputPixelStride ?? s.outChannels
     for g in 0..<s.groups {
@@ -142,11 +146,11 @@ public func conv2d(shape s: Conv2dShape, input: UnsafePointer<Float>, inputPixel
         e.residual = epilogue.residual.map { $0 + g * ng }
         if s.isPointwise {
             gemm(a: input + g * cg, lda: inStride, weights: weights, group: g,
-                 c: output + g * ng, ldc: outStride, rows: pixels, epilogue: e)
+                 c: output + g * ng, ldc: outStride, rows: pixels, panels: panels, epilogue: e)
         } else {
             guard let ind = indirection else { preconditionFailure("conv2d needs an indirection buffer") }
             igemm(indirection: ind.pointers, taps: s.taps, offset: g * cg, zero: ind.zero, weights: weights,
-                  group: g, c: output + g * ng, ldc: outStride, rows: pixels, epilogue: e)
+                  group: g, c: output + g * ng, ldc: outStride, rows: pixels, panels: panels, epilogue: e)
         }
     }
 }

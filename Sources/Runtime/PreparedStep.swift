@@ -34,7 +34,7 @@ final class PreparedStep: @unchecked Sendable {
     private var work: (items: Int, alignment: Int) {
         switch kind {
         case .layout(_, _, _, _, _, let p): (p, 1)
-        case .conv(let s, _, _, _, _, _): (s.outputPixels, gemmMR)
+        case .conv(let s, _, _, let w, _, _): Self.splitsPanels(s, w.matrix) ? (w.matrix.panels, 1) : (s.outputPixels, gemmMR)
         case .depthwise(let s, _, _, _, _): (s.outputPixels, 4)
         case .linear(_, let w, _, _, _): (w.matrix.panels, 1)
         case .scaleShift(_, _, _, _, _, let p, _): (p, 1)
@@ -48,6 +48,19 @@ final class PreparedStep: @unchecked Sendable {
         case .squeezeExcitation, .gatedConv, .pointwiseDepthwise: (1, 1)
         case .softmax(_, _, _, let r): (r, 1)
         }
+    }
+
+    /// Convs with at most this many output pixels (all images) and at least this many weights
+    /// split their weight panels over the threads instead of their pixels. A 7x7 map (49
+    /// pixels: six 8-row tiles and a 1-row one) splits 24/25 rows, i.e. 3 vs 4 sweeps of all
+    /// the weights; with megabytes of weights (ResNet-50's layer4) that imbalance costs more
+    /// than the split by channels, which leaves half of each pixel in the other core's cache
+    /// for the next step (a net loss for EfficientNet-B0's 7x7 layers, <1 MB of weights).
+    static let panelSplitPixels = 64
+    static let panelSplitWeights = 1 << 19
+
+    static func splitsPanels(_ s: Conv2dShape, _ w: PackedMatrix) -> Bool {
+        s.groups == 1 && s.outputPixels <= panelSplitPixels && w.panels >= 2 && w.k * w.n >= panelSplitWeights
     }
 
     func run(threads: Int) {
@@ -76,7 +89,12 @@ final class PreparedStep: @unchecked Sendable {
             if toNHWC { nchwToNhwc(input: x, output: out, channels: c, pixelsPerImage: hw, pixels: r) }
             else { nhwcToNchw(input: x, output: out, channels: c, pixelsPerImage: hw, pixels: r) }
         case .conv(let s, let x, let ind, let w, let out, let e):
-            conv2d(shape: s, input: x, indirection: ind?.view, weights: w.matrix, output: out, pixels: r, epilogue: e)
+            if Self.splitsPanels(s, w.matrix) {
+                conv2d(shape: s, input: x, indirection: ind?.view, weights: w.matrix, output: out, pixels: 0..<s.outputPixels,
+                       panels: r, epilogue: e)
+            } else {
+                conv2d(shape: s, input: x, indirection: ind?.view, weights: w.matrix, output: out, pixels: r, epilogue: e)
+            }
         case .depthwise(let s, let x, let w, let out, let e):
             depthwiseConv2d(shape: s, input: x, weights: w.packed, output: out, pixels: r, epilogue: e)
         case .linear(let x, let w, let out, let batch, let act):

@@ -115,6 +115,42 @@ func convData(_ c: ConvCase, seed: UInt64) -> (x: [Float], w: [Float], b: [Float
         #expect(one == odd)
     }
 
+    /// Splitting the output-channel panels (what small, weight-heavy convs do over threads)
+    /// gives the same bits as one call over all panels, for GEMM and indirect-GEMM convs.
+    @Test(arguments: [conv(3, 17, 45, 5, 7, k: 1, .relu, res: true), convCases[4], convCases[5], conv(1, 24, 70, 7, 7, k: 1, .relu),
+                      conv(2, 16, 100, 3, 3, k: 3, p: 1, .silu, res: true)])
+    func panelSplitsAreBitExact(_ c: ConvCase) {
+        let s = c.shape
+        let (x, w, b, r) = convData(c, seed: 5)
+        let xh = toNHWC(x, batch: s.batch, channels: s.inChannels, spatial: s.inHeight * s.inWidth)
+        let rh = r.map { toNHWC($0, batch: s.batch, channels: s.outChannels, spatial: s.outHeight * s.outWidth) }
+        let packed = w.withUnsafeBufferPointer { wp in b.withUnsafeBufferPointer { bp in
+            PackedWeights.conv(wp.baseAddress!, outChannels: s.outChannels, inChannelsPerGroup: s.inChannels,
+                               kernelH: s.kernelH, kernelW: s.kernelW, bias: bp.baseAddress!) } }
+        let panels = packed.matrix.panels
+        #expect(panels >= 2)
+        func run(_ pieces: [Range<Int>?]) -> [Float] {
+            var out = [Float](repeating: .nan, count: s.outputPixels * s.outChannels)
+            xh.withUnsafeBufferPointer { xp in
+                (rh ?? []).withUnsafeBufferPointer { rp in
+                    out.withUnsafeMutableBufferPointer { op in
+                        let ind = ConvIndirectionBuffer(shape: s, input: xp.baseAddress!)
+                        for piece in pieces {
+                            conv2d(shape: s, input: xp.baseAddress!, indirection: s.isPointwise ? nil : ind.view, weights: packed.matrix,
+                                   output: op.baseAddress!, pixels: 0..<s.outputPixels, panels: piece,
+                                   epilogue: Epilogue(activation: c.activation, residual: rh == nil ? nil : rp.baseAddress,
+                                                      residualStride: s.outChannels))
+                        }
+                    }
+                }
+            }
+            return out
+        }
+        let whole = run([nil])
+        #expect(whole == run((0..<panels).map { $0..<($0 + 1) }))
+        #expect(whole == run([0..<1, 1..<panels]))
+    }
+
     /// Output written into a channel slice of a wider (concat) tensor; input read from a slice.
     @Test func stridedInputAndOutput() {
         let c = conv(1, 5, 6, 7, 7, k: 3, p: 1, .relu)
