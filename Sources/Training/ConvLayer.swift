@@ -187,9 +187,17 @@ final class ConvLayer: TrainLayer, @unchecked Sendable {
     override func backward(_ s: RunState) {
         guard let dy, let table else { return }
         let g = geometry.withBatch(s.n)
+        if conv.bias { columnSums(dy, pixels: g.outputPixels, channels: g.outChannels, into: grads[1], threads: s.threads) }
+        timed("dW") { weightGradient(s, table) }
+        guard let dxp = dx[0], tableDX != nil else { return }
+        timed("dX") { dataGradient(s, dxp) }
+    }
+
+    private func weightGradient(_ s: RunState, _ table: UnsafeMutablePointer<UnsafePointer<Float>>) {
+        guard let dy else { return }
+        let g = geometry.withBatch(s.n)
         let pixels = g.outputPixels
         let cg = g.inChannelsPerGroup, ng = g.outChannelsPerGroup, taps = g.taps, k = taps * cg
-        if conv.bias { columnSums(dy, pixels: pixels, channels: g.outChannels, into: grads[1], threads: s.threads) }
         if let direct, directConvEnabled {
             // dW in fixed image chunks, summed in chunk order ([co][tap] is OIHW for Cin = 1).
             let chunks = (s.n + directChunk - 1) / directChunk, size = direct.partialFloats
@@ -244,7 +252,12 @@ final class ConvLayer: TrainLayer, @unchecked Sendable {
             }
         }
         }
-        guard let dxp = dx[0], let tableDX else { return }
+    }
+
+    private func dataGradient(_ s: RunState, _ dxp: UnsafeMutablePointer<Float>) {
+        guard let tableDX else { return }
+        let g = geometry.withBatch(s.n)
+        let cg = g.inChannelsPerGroup, ng = g.outChannelsPerGroup, taps = g.taps
         if colWeights != nil && directConvEnabled {
             backwardDataCol2im(s, dxp)
             return
