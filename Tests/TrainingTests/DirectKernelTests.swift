@@ -92,6 +92,39 @@ layers:
         """, batch: 6, threads: 2)
     }
 
+    @Test func vectorMaxPoolMatchesTheGeneralPath() throws {
+        // 2x2/2 max pool over whole 16-channel vectors (32 channels), its gradient added to the
+        // one an average pool of the same tensor wrote first; an odd-sized pool input (9x9,
+        // not tiled exactly) stays on the general path.
+        try expectFastPathsMatch("""
+        input: {channels: 3, height: 8, width: 10}
+        layers:
+          - {conv2d: 32, kernel: 3, padding: 1}
+          - {tanh: null, name: t}
+          - {max_pool2d: 2, from: t, name: p}
+          - {avg_pool2d: 2, from: t, name: q}
+          - {add: [p, q]}
+          - {conv2d: 16, kernel: [2, 1], padding: [1, 0, 0, 0]}
+          - {max_pool2d: 2}
+          - flatten
+          - {linear: 4}
+        """, batch: 5, threads: 2)
+    }
+
+    @Test func vectorMaxPoolGradientsByFiniteDifferences() throws {
+        try expectGradients("""
+        input: {channels: 2, height: 6, width: 4}
+        layers:
+          - {conv2d: 16, kernel: 3, padding: 1}
+          - {tanh: null, name: t}
+          - {max_pool2d: 2, from: t, name: p}
+          - {avg_pool2d: 2, from: t, name: q}
+          - {add: [p, q]}
+          - flatten
+          - {linear: 4}
+        """)
+    }
+
     @Test func directConvGradientsByFiniteDifferences() throws {
         try expectGradients("""
         input: {channels: 1, height: 9, width: 9}
