@@ -234,6 +234,24 @@ final class ConvLayer: TrainLayer, @unchecked Sendable {
                 for i in 0..<size { dwScratch[i] += p[i] }
             }
         } else {
+        if cg % 32 == 0 && directConvEnabled {
+            // Whole 32-channel blocks per tap: dWᵀ through the table as B (see tableGemm),
+            // [co][(tap, ci)] per group, then into OIHW.
+            for grp in 0..<g.groups {
+                tableGemm(m: ng, k: pixels, a: dy + grp * ng, lda: g.outChannels, table: UnsafePointer(table), taps: taps,
+                          channels: cg, offset: grp * cg, c: dwScratch + grp * ng * k, ldc: k, threads: s.threads)
+            }
+            let dw = grads[0]
+            for grp in 0..<g.groups {
+                for j in 0..<ng {
+                    let src = dwScratch + (grp * ng + j) * k, dst = dw + (grp * ng + j) * cg * taps
+                    for tap in 0..<taps {
+                        for ci in 0..<cg { dst[ci * taps + tap] = src[tap * cg + ci] }
+                    }
+                }
+            }
+            return
+        }
         for grp in 0..<g.groups {
             let a = AView(a: zero, ai: 0, ak: 0, table: UnsafePointer(table), taps: taps,
                           tapOf: UnsafePointer(tapOf + grp * k), ciOf: UnsafePointer(ciOf + grp * k))

@@ -92,6 +92,39 @@ layers:
         """, batch: 6, threads: 2)
     }
 
+    /// Convs over whole 32-channel blocks, dW through the table as B (unpadded, strided with
+    /// asymmetric padding, dilated, two channel blocks).
+    static let wideConvs = """
+    input: {channels: 3, height: 9, width: 9}
+    layers:
+      - {conv2d: 32, kernel: 3, padding: 1}
+      - {tanh: null, name: t}
+      - {conv2d: 6, kernel: 3, from: t, name: b}
+      - {global_avg_pool: null, name: bp}
+      - {conv2d: 5, kernel: 3, stride: 2, padding: [1, 0, 0, 1], from: t, name: c}
+      - {global_avg_pool: null, name: cp}
+      - {conv2d: 4, kernel: [3, 2], dilation: 2, from: t, name: d}
+      - {global_avg_pool: null, name: dp}
+      - {conv2d: 64, kernel: 1, from: t, name: u}
+      - {tanh: null}
+      - {conv2d: 3, kernel: 3}
+      - {global_avg_pool: null, name: up}
+      - {concat: [bp, cp, dp, up]}
+      - flatten
+      - {linear: 4}
+    """
+
+    @Test func wideConvGradientsMatchTheGeneralPath() throws {
+        try expectFastPathsMatch(DirectKernelTests.wideConvs, batch: 5, threads: 2)
+        try expectFastPathsMatch(DirectKernelTests.wideConvs, batch: 2, threads: 1)
+    }
+
+    @Test func wideConvGradientsByFiniteDifferences() throws {
+        // 4 samples per tensor keep this quick in a debug build.
+        let (worst, report) = try gradientCheck(try graph(DirectKernelTests.wideConvs), batch: 2, samples: 4)
+        #expect(worst < 2e-2, "worst: \(report)")
+    }
+
     @Test func vectorMaxPoolMatchesTheGeneralPath() throws {
         // 2x2/2 max pool over whole 16-channel vectors (32 channels), its gradient added to the
         // one an average pool of the same tensor wrote first; an odd-sized pool input (9x9,
