@@ -67,7 +67,7 @@ final class ConvLayer: TrainLayer, @unchecked Sendable {
         }
         dwScratch = .allocate(capacity: max(1, k * g.outChannels))
         direct = DirectConv.eligible(g) ? DirectConv(g) : nil
-        colWeights = g.groups == 1 && g.inChannels <= 8 ? .allocate(capacity: max(1, k * g.outChannels)) : nil
+        colWeights = ConvLayer.dataGradientByColumns(g) ? .allocate(capacity: max(1, k * g.outChannels)) : nil
         rowDW = direct == nil && RowConvWeightGradient.eligible(g) ? RowConvWeightGradient(g: g) : nil
         rowPartials = rowDW.map { .allocate(capacity: max(1, $0.partialFloats * ((batch + directChunk - 1) / directChunk))) }
         directWeights = .allocate(capacity: max(1, direct?.packedWeightFloats ?? 0))
@@ -304,12 +304,75 @@ final class ConvLayer: TrainLayer, @unchecked Sendable {
 }
 
 extension ConvLayer {
+    /// Whether dX takes `backwardDataCol2im`: dense convs with few input channels (the igemm
+    /// over `tableDX` would fill a handful of its 32 columns), and dense convs over whole
+    /// 32-channel blocks whose output has clearly fewer pixels than their input (unpadded
+    /// 3x3 convs on small images, where the igemm spends ~15% of its multiply-adds on the zero
+    /// taps of border pixels; strided convs, where most taps are zero), see `backwardDataScatter`.
+    static func dataGradientByColumns(_ g: Conv2dShape) -> Bool {
+        guard g.groups == 1 else { return false }
+        return g.inChannels <= 8 || scatterDataGradient(g)
+    }
+
+    static func scatterDataGradient(_ g: Conv2dShape) -> Bool {
+        g.groups == 1 && g.inChannels % 32 == 0 && g.outHeight * g.outWidth * 20 <= g.inHeight * g.inWidth * 19
+    }
+
+    /// dX by output-pixel tiles added into dX (see `scatterTile`): per image, per tap and
+    /// 32-channel block, T[p, ci] = Σ_co dY[p, co] · W[co, ci, tap] for 8 output pixels at a
+    /// time, each row added to the input pixel p reads through the tap. Images are split over
+    /// threads; within one, contributions are added in (tap, block, pixel) order.
+    func backwardDataScatter(_ s: RunState, _ dxp: UnsafeMutablePointer<Float>) {
+        guard let dy, let cw = colWeights else { return }
+        let g = geometry.withBatch(s.n)
+        let taps = g.taps, cin = g.inChannels, cout = g.outChannels, kc = taps * cin
+        let w = params[0]
+        for co in 0..<cout {
+            for t in 0..<taps {
+                for ci in 0..<cin { cw[co * kc + t * cin + ci] = w[(co * cin + ci) * taps + t] }
+            }
+        }
+        let ow = g.outWidth, ohw = g.outHeight * ow, ih = g.inHeight, iw = g.inWidth
+        let ws = SendablePointer(cw), gs = SendablePointer(dy), ds = SendableMutablePointer(dxp)
+        let acc = accumulate[0]
+        parallel(s.n, threads: s.threads, work: Int(g.flops / 2)) { images in
+            let out = UnsafeMutablePointer<UnsafeMutablePointer<Float>?>.allocate(capacity: 8)
+            defer { out.deallocate() }
+            for n in images {
+                let dxi = ds.pointer + n * ih * iw * cin, dyi = gs.pointer + n * ohw * cout
+                if !acc { dxi.update(repeating: 0, count: ih * iw * cin) }
+                for tap in 0..<taps {
+                    let ky = tap / g.kernelW, kx = tap % g.kernelW
+                    for cb in stride(from: 0, to: cin, by: 32) {
+                        let b = ws.pointer + tap * cin + cb
+                        var p0 = 0
+                        while p0 < ohw {
+                            let rows = min(8, ohw - p0)
+                            for r in 0..<rows {
+                                let p = p0 + r, oy = p / ow, ox = p % ow
+                                let iy = oy * g.strideH - g.padTop + ky * g.dilationH
+                                let ix = ox * g.strideW - g.padLeft + kx * g.dilationW
+                                out[r] = iy >= 0 && iy < ih && ix >= 0 && ix < iw ? dxi + (iy * iw + ix) * cin + cb : nil
+                            }
+                            scatterTileRows(rows, dyi + p0 * cout, cout, b, kc, cout, out)
+                            p0 += 8
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// dX of a dense conv with few input channels, where the igemm over `tableDX` would fill
     /// a handful of its 32 columns: per image, C[p, (tap, ci)] = Σ_co dY[p, co] · W[co, ci, tap]
     /// (a GEMM 150 columns wide for a 5x5 conv of 6 channels, K = Cout), then each C row is
     /// added to the input pixels its taps read (col2im). Images are independent (split over
     /// threads) and each is summed in a fixed order.
     func backwardDataCol2im(_ s: RunState, _ dxp: UnsafeMutablePointer<Float>) {
+        if ConvLayer.scatterDataGradient(geometry) {
+            backwardDataScatter(s, dxp)
+            return
+        }
         guard let dy, let cw = colWeights else { return }
         let g = geometry.withBatch(s.n)
         let taps = g.taps, cin = g.inChannels, cout = g.outChannels, kc = taps * cin

@@ -277,3 +277,59 @@ func tableGemm(m: Int, k kTotal: Int, a: UnsafePointer<Float>, lda: Int, table: 
         }
     }
 }
+
+// The data gradient of a dense conv as a GEMM over output pixels whose tiles are added
+// straight into dX: for output pixels p (rows) and one tap's 32 input channels (columns),
+//   T[p, ci] = Σ_co dY[p, co] · W[co, (tap, ci)]
+// is the contribution of p through that tap to input pixel p ⊕ tap. No multiply-add is spent
+// on the zero taps of border pixels (which the igemm over input pixels computes) and no
+// column matrix is written; the tile goes from registers into dX.
+
+/// One R × 32 tile: rows r of A at `a + rows[r]·lda` (dY rows, R ≤ 8), B block `b` (row k at
+/// b + k·ldb), k < kc; row r of the result added into `out[r]` (skipped when nil).
+@inline(__always)
+func scatterTile(_ R: Int, _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int, _ kc: Int,
+                 _ out: UnsafePointer<UnsafeMutablePointer<Float>?>) {
+    let z = SIMD16<Float>(repeating: 0)
+    var c0a = z, c0b = z, c1a = z, c1b = z, c2a = z, c2b = z, c3a = z, c3b = z
+    var c4a = z, c4b = z, c5a = z, c5b = z, c6a = z, c6b = z, c7a = z, c7b = z
+    var bp = b, ap = a
+    for _ in 0..<kc {
+        let w0 = load16(bp), w1 = load16(bp + 16)
+        do { let v = SIMD16<Float>(repeating: ap[0]); c0a = c0a.addingProduct(v, w0); c0b = c0b.addingProduct(v, w1) }
+        if R > 1 { let v = SIMD16<Float>(repeating: ap[lda]); c1a = c1a.addingProduct(v, w0); c1b = c1b.addingProduct(v, w1) }
+        if R > 2 { let v = SIMD16<Float>(repeating: ap[2 * lda]); c2a = c2a.addingProduct(v, w0); c2b = c2b.addingProduct(v, w1) }
+        if R > 3 { let v = SIMD16<Float>(repeating: ap[3 * lda]); c3a = c3a.addingProduct(v, w0); c3b = c3b.addingProduct(v, w1) }
+        if R > 4 { let v = SIMD16<Float>(repeating: ap[4 * lda]); c4a = c4a.addingProduct(v, w0); c4b = c4b.addingProduct(v, w1) }
+        if R > 5 { let v = SIMD16<Float>(repeating: ap[5 * lda]); c5a = c5a.addingProduct(v, w0); c5b = c5b.addingProduct(v, w1) }
+        if R > 6 { let v = SIMD16<Float>(repeating: ap[6 * lda]); c6a = c6a.addingProduct(v, w0); c6b = c6b.addingProduct(v, w1) }
+        if R > 7 { let v = SIMD16<Float>(repeating: ap[7 * lda]); c7a = c7a.addingProduct(v, w0); c7b = c7b.addingProduct(v, w1) }
+        bp += ldb; ap += 1
+    }
+    @inline(__always) func put(_ r: Int, _ v0: SIMD16<Float>, _ v1: SIMD16<Float>) {
+        if let d = out[r] { store16(load16(d) + v0, d); store16(load16(d + 16) + v1, d + 16) }
+    }
+    put(0, c0a, c0b)
+    if R > 1 { put(1, c1a, c1b) }
+    if R > 2 { put(2, c2a, c2b) }
+    if R > 3 { put(3, c3a, c3b) }
+    if R > 4 { put(4, c4a, c4b) }
+    if R > 5 { put(5, c5a, c5b) }
+    if R > 6 { put(6, c6a, c6b) }
+    if R > 7 { put(7, c7a, c7b) }
+}
+
+@inline(never)
+func scatterTileRows(_ R: Int, _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int, _ kc: Int,
+                     _ out: UnsafePointer<UnsafeMutablePointer<Float>?>) {
+    switch R {
+    case 8: scatterTile(8, a, lda, b, ldb, kc, out)
+    case 7: scatterTile(7, a, lda, b, ldb, kc, out)
+    case 6: scatterTile(6, a, lda, b, ldb, kc, out)
+    case 5: scatterTile(5, a, lda, b, ldb, kc, out)
+    case 4: scatterTile(4, a, lda, b, ldb, kc, out)
+    case 3: scatterTile(3, a, lda, b, ldb, kc, out)
+    case 2: scatterTile(2, a, lda, b, ldb, kc, out)
+    default: scatterTile(1, a, lda, b, ldb, kc, out)
+    }
+}

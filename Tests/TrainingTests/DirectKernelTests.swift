@@ -92,8 +92,9 @@ layers:
         """, batch: 6, threads: 2)
     }
 
-    /// Convs over whole 32-channel blocks, dW through the table as B (unpadded, strided with
-    /// asymmetric padding, dilated, two channel blocks).
+    /// Convs over whole 32-channel blocks: dW through the table as B, dX by output-pixel tiles
+    /// added into dX (unpadded, strided with asymmetric padding, dilated, two channel blocks;
+    /// three of them reading the same tensor, so dX accumulates).
     static let wideConvs = """
     input: {channels: 3, height: 9, width: 9}
     layers:
