@@ -43,6 +43,14 @@ final class ConvLayer: TrainLayer, @unchecked Sendable {
     /// per-chunk partial sums; nil when the conv does not take that path.
     private let rowDW: RowConvWeightGradient?
     private let rowPartials: UnsafeMutablePointer<Float>?
+    /// Winograd F(2x2, 3x3) forward and dX (see Winograd.swift) with their transformed
+    /// weights, nil when the conv does not take that path.
+    private let winograd: Winograd3x3?
+    private let winogradData: Winograd3x3?
+    private let winogradWeights: UnsafeMutablePointer<Float>?
+    private let winogradDataWeights: UnsafeMutablePointer<Float>?
+    private var winogradVersion = -1
+    private var winogradDataVersion = -1
 
     init(node: Int, name: String, conv: Conv2D, inShape: TensorShape, outShape: TensorShape, batch: Int) {
         self.conv = conv
@@ -72,10 +80,15 @@ final class ConvLayer: TrainLayer, @unchecked Sendable {
         rowPartials = rowDW.map { .allocate(capacity: max(1, $0.partialFloats * ((batch + directChunk - 1) / directChunk))) }
         directWeights = .allocate(capacity: max(1, direct?.packedWeightFloats ?? 0))
         directPartials = .allocate(capacity: max(1, (direct?.partialFloats ?? 0) * ((batch + directChunk - 1) / directChunk)))
+        winograd = Winograd3x3.eligible(g) ? .forward(g) : nil
+        winogradData = winograd != nil ? .data(g) : nil
+        winogradWeights = winograd.map { .allocate(capacity: $0.weightFloats) }
+        winogradDataWeights = winogradData.map { .allocate(capacity: $0.weightFloats) }
         super.init(node: node, name: name, inShapes: [inShape], outShape: outShape, batch: batch)
     }
 
     deinit {
+        winogradWeights?.deallocate(); winogradDataWeights?.deallocate()
         zero.deallocate(); tapOf.deallocate(); ciOf.deallocate(); dwScratch.deallocate()
         directWeights.deallocate(); directPartials.deallocate(); colWeights?.deallocate(); rowPartials?.deallocate()
         table?.deallocate(); tableDX?.deallocate()
@@ -158,6 +171,24 @@ final class ConvLayer: TrainLayer, @unchecked Sendable {
             let bs: SendablePointer? = conv.bias ? SendablePointer(params[1]) : nil
             parallel(s.n, threads: s.threads, work: work) { images in
                 direct.forward(x: xs.pointer, packed: ws.pointer, bias: bs?.pointer, y: ys.pointer, images: images)
+            }
+            return
+        }
+        if let wf = winograd, let u = winogradWeights, directConvEnabled {
+            if winogradVersion != weightsVersion {
+                let w = UnsafePointer(params[0]), cin = g.inChannels
+                wf.transformWeights({ co, ci in w + (co * cin + ci) * 9 }, flip: false, into: u)
+                winogradVersion = weightsVersion
+            }
+            let us = SendablePointer(u), bs: SendablePointer? = conv.bias ? SendablePointer(params[1]) : nil
+            let inPer = g.inHeight * g.inWidth * g.inChannels, outPer = g.outHeight * g.outWidth * g.outChannels
+            parallel(s.n, threads: s.threads, work: work) { images in
+                let scratch = UnsafeMutablePointer<Float>.allocate(capacity: wf.scratchFloats)
+                defer { scratch.deallocate() }
+                for n in images {
+                    wf.run(x: xs.pointer + n * inPer, u: us.pointer, bias: bs?.pointer, y: ys.pointer + n * outPer,
+                           accumulate: false, scratch: scratch)
+                }
             }
             return
         }
@@ -276,6 +307,26 @@ final class ConvLayer: TrainLayer, @unchecked Sendable {
         guard let tableDX else { return }
         let g = geometry.withBatch(s.n)
         let cg = g.inChannelsPerGroup, ng = g.outChannelsPerGroup, taps = g.taps
+        if let wd = winogradData, let u = winogradDataWeights, let dy, directConvEnabled {
+            if winogradDataVersion != weightsVersion {
+                // The conv of dY: its input channels are this conv's outputs and vice versa.
+                let w = UnsafePointer(params[0])
+                wd.transformWeights({ ci, co in w + (co * cg + ci) * 9 }, flip: true, into: u)
+                winogradDataVersion = weightsVersion
+            }
+            let us = SendablePointer(u), gs = SendablePointer(dy), ds = SendableMutablePointer(dxp)
+            let inPer = g.outHeight * g.outWidth * g.outChannels, outPer = g.inHeight * g.inWidth * g.inChannels
+            let acc = accumulate[0]
+            parallel(s.n, threads: s.threads, work: Int(g.flops / 2)) { images in
+                let scratch = UnsafeMutablePointer<Float>.allocate(capacity: wd.scratchFloats)
+                defer { scratch.deallocate() }
+                for n in images {
+                    wd.run(x: gs.pointer + n * inPer, u: us.pointer, bias: nil, y: ds.pointer + n * outPer,
+                           accumulate: acc, scratch: scratch)
+                }
+            }
+            return
+        }
         if colWeights != nil && directConvEnabled {
             backwardDataCol2im(s, dxp)
             return

@@ -126,6 +126,37 @@ layers:
         #expect(worst < 2e-2, "worst: \(report)")
     }
 
+    /// 3x3 stride-1 convs over whole 16-channel vectors, forward and dX by Winograd F(2x2, 3x3):
+    /// odd sizes (ragged tiles), unpadded, asymmetric padding, padding 2 (dX unpadded), a
+    /// tensor read by two of them (dX accumulates), 16 and 32 channels.
+    static let winogradConvs = """
+    input: {channels: 3, height: 7, width: 9}
+    layers:
+      - {conv2d: 16, kernel: 3, padding: 1}
+      - {tanh: null, name: t}
+      - {conv2d: 32, kernel: 3, padding: 1, from: t}
+      - tanh
+      - {conv2d: 16, kernel: 3}
+      - tanh
+      - {conv2d: 16, kernel: 3, padding: [2, 0, 1, 2], bias: false}
+      - {global_avg_pool: null, name: cp}
+      - {conv2d: 16, kernel: 3, padding: 2, from: t}
+      - {global_avg_pool: null, name: ep}
+      - {concat: [cp, ep]}
+      - flatten
+      - {linear: 4}
+    """
+
+    @Test func winogradConvsMatchTheGeneralPath() throws {
+        try expectFastPathsMatch(DirectKernelTests.winogradConvs, batch: 5, threads: 2)
+        try expectFastPathsMatch(DirectKernelTests.winogradConvs, batch: 2, threads: 1)
+    }
+
+    @Test func winogradConvGradientsByFiniteDifferences() throws {
+        let (worst, report) = try gradientCheck(try graph(DirectKernelTests.winogradConvs), batch: 2, samples: 4)
+        #expect(worst < 2e-2, "worst: \(report)")
+    }
+
     @Test func vectorMaxPoolMatchesTheGeneralPath() throws {
         // 2x2/2 max pool over whole 16-channel vectors (32 channels), its gradient added to the
         // one an average pool of the same tensor wrote first; an odd-sized pool input (9x9,
