@@ -49,6 +49,8 @@ final class ConvLayer: TrainLayer, @unchecked Sendable {
     private let winogradData: Winograd3x3?
     private let winogradWeights: UnsafeMutablePointer<Float>?
     private let winogradDataWeights: UnsafeMutablePointer<Float>?
+    /// Partial dU of the Winograd dW per chunk of `directChunk` images.
+    private let winogradPartials: UnsafeMutablePointer<Float>?
     private var winogradVersion = -1
     private var winogradDataVersion = -1
 
@@ -84,11 +86,12 @@ final class ConvLayer: TrainLayer, @unchecked Sendable {
         winogradData = winograd != nil ? .data(g) : nil
         winogradWeights = winograd.map { .allocate(capacity: $0.weightFloats) }
         winogradDataWeights = winogradData.map { .allocate(capacity: $0.weightFloats) }
+        winogradPartials = winograd.map { .allocate(capacity: $0.weightFloats * ((batch + directChunk - 1) / directChunk)) }
         super.init(node: node, name: name, inShapes: [inShape], outShape: outShape, batch: batch)
     }
 
     deinit {
-        winogradWeights?.deallocate(); winogradDataWeights?.deallocate()
+        winogradWeights?.deallocate(); winogradDataWeights?.deallocate(); winogradPartials?.deallocate()
         zero.deallocate(); tapOf.deallocate(); ciOf.deallocate(); dwScratch.deallocate()
         directWeights.deallocate(); directPartials.deallocate(); colWeights?.deallocate(); rowPartials?.deallocate()
         table?.deallocate(); tableDX?.deallocate()
@@ -229,6 +232,26 @@ final class ConvLayer: TrainLayer, @unchecked Sendable {
         let g = geometry.withBatch(s.n)
         let pixels = g.outputPixels
         let cg = g.inChannelsPerGroup, ng = g.outChannelsPerGroup, taps = g.taps, k = taps * cg
+        if let wf = winograd, let wp = winogradPartials, directConvEnabled {
+            // Fixed image chunks, partial dU summed in chunk order, then dW = Gᵀ dU G.
+            let chunks = (s.n + directChunk - 1) / directChunk, size = wf.weightFloats
+            let xs = SendablePointer(x[0]), gs = SendablePointer(dy), ps = SendableMutablePointer(wp)
+            let n = s.n
+            parallel(chunks, threads: s.threads, work: Int(g.flops / 2)) { r in
+                let scratch = UnsafeMutablePointer<Float>.allocate(capacity: wf.gradientScratchFloats)
+                defer { scratch.deallocate() }
+                for c in r {
+                    wf.weightGradient(x: xs.pointer, dy: gs.pointer, images: (c * directChunk)..<min(n, (c + 1) * directChunk),
+                                      partial: ps.pointer + c * size, scratch: scratch)
+                }
+            }
+            for c in 1..<max(1, chunks) {
+                let p = wp + c * size
+                for i in 0..<size { wp[i] += p[i] }
+            }
+            wf.kernelGradient(wp, into: grads[0])
+            return
+        }
         if let direct, directConvEnabled {
             // dW in fixed image chunks, summed in chunk order ([co][tap] is OIHW for Cin = 1).
             let chunks = (s.n + directChunk - 1) / directChunk, size = direct.partialFloats

@@ -162,3 +162,94 @@ struct Winograd3x3 {
         }
     }
 }
+
+// dW by the same transforms: with M[ξ] = Σ_ci U[ξ][ci] V[ξ][ci] and y = Aᵀ M A per tile,
+//   dM = A dY Aᵀ,  dU[ξ][ci][co] = Σ_tiles V[ξ][tile][ci] · dM[ξ][tile][co],  dg = Gᵀ dU G,
+// so the reduction over output pixels is 16 GEMMs over tiles (2.25x fewer multiply-adds than
+// the direct dW). Images are reduced in fixed chunks whose partial dU are summed in chunk order
+// (independent of the thread count).
+extension Winograd3x3 {
+    /// Floats of one partial dU and of the scratch of `weightGradient`.
+    var gradientScratchFloats: Int { 16 * winogradBlock * (cin + cout) }
+
+    /// partial += dU of images `images` (x: input images, dy: output gradients, NHWC).
+    func weightGradient(x: UnsafePointer<Float>, dy: UnsafePointer<Float>, images: Range<Int>,
+                        partial: UnsafeMutablePointer<Float>, scratch: UnsafeMutablePointer<Float>) {
+        let tiles = tilesH * tilesW
+        let v = scratch, dm = scratch + 16 * winogradBlock * cin
+        let vStride = winogradBlock * cin, mStride = winogradBlock * cout
+        let inPer = inH * inW * cin, outPer = outH * outW * cout
+        var first = true
+        for n in images {
+            let xi = x + n * inPer, gi = dy + n * outPer
+            var t0 = 0
+            while t0 < tiles {
+                let count = min(winogradBlock, tiles - t0)
+                for t in 0..<count {
+                    inputTransform(tile: t0 + t, x: xi, v: v + t * cin, stride: vStride)
+                    gradientTransform(tile: t0 + t, dy: gi, dm: dm + t * cout, stride: mStride)
+                }
+                for xi in 0..<16 {
+                    trainingGemm(m: cin, n: cout, k: count, a: .strided(v + xi * vStride, ai: 1, ak: cin),
+                                 b: dm + xi * mStride, ldb: cout, c: partial + xi * cin * cout, ldc: cout,
+                                 accumulate: !first, threads: 1)
+                }
+                first = false
+                t0 += count
+            }
+        }
+        if first { partial.update(repeating: 0, count: weightFloats) }
+    }
+
+    /// dM[ξ] = (A dY Aᵀ)[ξ] of one tile (zeros beyond the output), 16 channels at a time.
+    @inline(__always)
+    private func gradientTransform(tile: Int, dy: UnsafePointer<Float>, dm: UnsafeMutablePointer<Float>, stride: Int) {
+        let ty = tile / tilesW, tx = tile % tilesW
+        let oy = 2 * ty, ox = 2 * tx
+        let full = oy + 2 <= outH && ox + 2 <= outW
+        let z = SIMD16<Float>(repeating: 0)
+        var co = 0
+        while co < cout {
+            @inline(__always) func e(_ r: Int, _ c: Int) -> SIMD16<Float> {
+                if !full && (oy + r >= outH || ox + c >= outW) { return z }
+                return load16(dy + ((oy + r) * outW + ox + c) * cout + co)
+            }
+            let e00 = e(0, 0), e01 = e(0, 1), e10 = e(1, 0), e11 = e(1, 1)
+            // Rows of A e (4 x 2), each expanded by Aᵀ on the right: (a, b) -> (a, a + b, a - b, -b).
+            @inline(__always) func row(_ r: Int, _ a: SIMD16<Float>, _ b: SIMD16<Float>) {
+                let base = dm + (4 * r) * stride + co
+                store16(a, base)
+                store16(a + b, base + stride)
+                store16(a - b, base + 2 * stride)
+                store16(-b, base + 3 * stride)
+            }
+            row(0, e00, e01)
+            row(1, e00 + e10, e01 + e11)
+            row(2, e00 - e10, e01 - e11)
+            row(3, -e10, -e11)
+            co += 16
+        }
+    }
+
+    /// dW (OIHW, [co][ci][3][3]) = Gᵀ dU G of dU[ξ][ci][co].
+    func kernelGradient(_ du: UnsafePointer<Float>, into dw: UnsafeMutablePointer<Float>) {
+        for co in 0..<cout {
+            for ci in 0..<cin {
+                @inline(__always) func u(_ r: Int, _ c: Int) -> Float { du[((r * 4 + c) * cin + ci) * cout + co] }
+                // Gᵀ dU (3 x 4), row by row, then each row times G (3 values).
+                let out = dw + (co * cin + ci) * 9
+                @inline(__always) func put(_ r: Int, _ a: Float, _ b: Float, _ c: Float, _ d: Float) {
+                    out[3 * r] = a + 0.5 * b + 0.5 * c
+                    out[3 * r + 1] = 0.5 * b - 0.5 * c
+                    out[3 * r + 2] = 0.5 * b + 0.5 * c + d
+                }
+                put(0, u(0, 0) + 0.5 * u(1, 0) + 0.5 * u(2, 0), u(0, 1) + 0.5 * u(1, 1) + 0.5 * u(2, 1),
+                    u(0, 2) + 0.5 * u(1, 2) + 0.5 * u(2, 2), u(0, 3) + 0.5 * u(1, 3) + 0.5 * u(2, 3))
+                put(1, 0.5 * u(1, 0) - 0.5 * u(2, 0), 0.5 * u(1, 1) - 0.5 * u(2, 1),
+                    0.5 * u(1, 2) - 0.5 * u(2, 2), 0.5 * u(1, 3) - 0.5 * u(2, 3))
+                put(2, 0.5 * u(1, 0) + 0.5 * u(2, 0) + u(3, 0), 0.5 * u(1, 1) + 0.5 * u(2, 1) + u(3, 1),
+                    0.5 * u(1, 2) + 0.5 * u(2, 2) + u(3, 2), 0.5 * u(1, 3) + 0.5 * u(2, 3) + u(3, 3))
+            }
+        }
+    }
+}
