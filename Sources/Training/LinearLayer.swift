@@ -34,11 +34,15 @@ final class LinearLayer: TrainLayer, @unchecked Sendable {
         guard let dy else { return }
         let o = outFeatures, i = inFeatures
         if hasBias { columnSums(dy, pixels: s.n, channels: o, into: grads[1], threads: s.threads) }
-        trainingGemm(m: o, n: i, k: s.n, a: .strided(dy, ai: 1, ak: o), b: x[0], ldb: i,
-                     c: grads[0], ldc: i, accumulate: false, threads: s.threads)
+        timed("dW") {
+            trainingGemm(m: o, n: i, k: s.n, a: .strided(dy, ai: 1, ak: o), b: x[0], ldb: i,
+                         c: grads[0], ldc: i, accumulate: false, threads: s.threads)
+        }
         if let d = dx[0] {
-            trainingGemm(m: s.n, n: i, k: o, a: .strided(dy, ai: o, ak: 1), b: params[0], ldb: i,
-                         c: d, ldc: i, accumulate: accumulate[0], threads: s.threads)
+            timed("dX") {
+                trainingGemm(m: s.n, n: i, k: o, a: .strided(dy, ai: o, ak: 1), b: params[0], ldb: i,
+                             c: d, ldc: i, accumulate: accumulate[0], threads: s.threads)
+            }
         }
     }
 }
