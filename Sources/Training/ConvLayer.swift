@@ -86,7 +86,9 @@ final class ConvLayer: TrainLayer, @unchecked Sendable {
         winogradData = winograd != nil ? .data(g) : nil
         winogradWeights = winograd.map { .allocate(capacity: $0.weightFloats) }
         winogradDataWeights = winogradData.map { .allocate(capacity: $0.weightFloats) }
-        winogradPartials = winograd.map { .allocate(capacity: $0.weightFloats * ((batch + directChunk - 1) / directChunk)) }
+        // dW partial sums per image chunk: only while they stay small (16 MB), else the table GEMM.
+        let chunks = (batch + directChunk - 1) / directChunk
+        winogradPartials = winograd.flatMap { $0.weightFloats * chunks <= 4 << 20 ? .allocate(capacity: $0.weightFloats * chunks) : nil }
         super.init(node: node, name: name, inShapes: [inShape], outShape: outShape, batch: batch)
     }
 
