@@ -43,6 +43,16 @@ final class ConvLayer: TrainLayer, @unchecked Sendable {
     /// per-chunk partial sums; nil when the conv does not take that path.
     private let rowDW: RowConvWeightGradient?
     private let rowPartials: UnsafeMutablePointer<Float>?
+    /// Winograd F(2x2, 3x3) forward and dX (see Winograd.swift) with their transformed
+    /// weights, nil when the conv does not take that path.
+    private let winograd: Winograd3x3?
+    private let winogradData: Winograd3x3?
+    private let winogradWeights: UnsafeMutablePointer<Float>?
+    private let winogradDataWeights: UnsafeMutablePointer<Float>?
+    /// Partial dU of the Winograd dW per chunk of `directChunk` images.
+    private let winogradPartials: UnsafeMutablePointer<Float>?
+    private var winogradVersion = -1
+    private var winogradDataVersion = -1
 
     init(node: Int, name: String, conv: Conv2D, inShape: TensorShape, outShape: TensorShape, batch: Int) {
         self.conv = conv
@@ -67,15 +77,23 @@ final class ConvLayer: TrainLayer, @unchecked Sendable {
         }
         dwScratch = .allocate(capacity: max(1, k * g.outChannels))
         direct = DirectConv.eligible(g) ? DirectConv(g) : nil
-        colWeights = g.groups == 1 && g.inChannels <= 8 ? .allocate(capacity: max(1, k * g.outChannels)) : nil
+        colWeights = ConvLayer.dataGradientByColumns(g) ? .allocate(capacity: max(1, k * g.outChannels)) : nil
         rowDW = direct == nil && RowConvWeightGradient.eligible(g) ? RowConvWeightGradient(g: g) : nil
         rowPartials = rowDW.map { .allocate(capacity: max(1, $0.partialFloats * ((batch + directChunk - 1) / directChunk))) }
         directWeights = .allocate(capacity: max(1, direct?.packedWeightFloats ?? 0))
         directPartials = .allocate(capacity: max(1, (direct?.partialFloats ?? 0) * ((batch + directChunk - 1) / directChunk)))
+        winograd = Winograd3x3.eligible(g) ? .forward(g) : nil
+        winogradData = winograd != nil ? .data(g) : nil
+        winogradWeights = winograd.map { .allocate(capacity: $0.weightFloats) }
+        winogradDataWeights = winogradData.map { .allocate(capacity: $0.weightFloats) }
+        // dW partial sums per image chunk: only while they stay small (16 MB), else the table GEMM.
+        let chunks = (batch + directChunk - 1) / directChunk
+        winogradPartials = winograd.flatMap { $0.weightFloats * chunks <= 4 << 20 ? .allocate(capacity: $0.weightFloats * chunks) : nil }
         super.init(node: node, name: name, inShapes: [inShape], outShape: outShape, batch: batch)
     }
 
     deinit {
+        winogradWeights?.deallocate(); winogradDataWeights?.deallocate(); winogradPartials?.deallocate()
         zero.deallocate(); tapOf.deallocate(); ciOf.deallocate(); dwScratch.deallocate()
         directWeights.deallocate(); directPartials.deallocate(); colWeights?.deallocate(); rowPartials?.deallocate()
         table?.deallocate(); tableDX?.deallocate()
@@ -161,6 +179,24 @@ final class ConvLayer: TrainLayer, @unchecked Sendable {
             }
             return
         }
+        if let wf = winograd, let u = winogradWeights, directConvEnabled {
+            if winogradVersion != weightsVersion {
+                let w = UnsafePointer(params[0]), cin = g.inChannels
+                wf.transformWeights({ co, ci in w + (co * cin + ci) * 9 }, flip: false, into: u)
+                winogradVersion = weightsVersion
+            }
+            let us = SendablePointer(u), bs: SendablePointer? = conv.bias ? SendablePointer(params[1]) : nil
+            let inPer = g.inHeight * g.inWidth * g.inChannels, outPer = g.outHeight * g.outWidth * g.outChannels
+            parallel(s.n, threads: s.threads, work: work) { images in
+                let scratch = UnsafeMutablePointer<Float>.allocate(capacity: wf.scratchFloats)
+                defer { scratch.deallocate() }
+                for n in images {
+                    wf.run(x: xs.pointer + n * inPer, u: us.pointer, bias: bs?.pointer, y: ys.pointer + n * outPer,
+                           accumulate: false, scratch: scratch)
+                }
+            }
+            return
+        }
         repack()
         if isDepthwise, let pd = packedDepthwise?.packed {
             parallel(pixels, threads: s.threads, work: work) { r in
@@ -187,9 +223,37 @@ final class ConvLayer: TrainLayer, @unchecked Sendable {
     override func backward(_ s: RunState) {
         guard let dy, let table else { return }
         let g = geometry.withBatch(s.n)
+        if conv.bias { columnSums(dy, pixels: g.outputPixels, channels: g.outChannels, into: grads[1], threads: s.threads) }
+        timed("dW") { weightGradient(s, table) }
+        guard let dxp = dx[0], tableDX != nil else { return }
+        timed("dX") { dataGradient(s, dxp) }
+    }
+
+    private func weightGradient(_ s: RunState, _ table: UnsafeMutablePointer<UnsafePointer<Float>>) {
+        guard let dy else { return }
+        let g = geometry.withBatch(s.n)
         let pixels = g.outputPixels
         let cg = g.inChannelsPerGroup, ng = g.outChannelsPerGroup, taps = g.taps, k = taps * cg
-        if conv.bias { columnSums(dy, pixels: pixels, channels: g.outChannels, into: grads[1], threads: s.threads) }
+        if let wf = winograd, let wp = winogradPartials, directConvEnabled {
+            // Fixed image chunks, partial dU summed in chunk order, then dW = Gᵀ dU G.
+            let chunks = (s.n + directChunk - 1) / directChunk, size = wf.weightFloats
+            let xs = SendablePointer(x[0]), gs = SendablePointer(dy), ps = SendableMutablePointer(wp)
+            let n = s.n
+            parallel(chunks, threads: s.threads, work: Int(g.flops / 2)) { r in
+                let scratch = UnsafeMutablePointer<Float>.allocate(capacity: wf.gradientScratchFloats)
+                defer { scratch.deallocate() }
+                for c in r {
+                    wf.weightGradient(x: xs.pointer, dy: gs.pointer, images: (c * directChunk)..<min(n, (c + 1) * directChunk),
+                                      partial: ps.pointer + c * size, scratch: scratch)
+                }
+            }
+            for c in 1..<max(1, chunks) {
+                let p = wp + c * size
+                for i in 0..<size { wp[i] += p[i] }
+            }
+            wf.kernelGradient(wp, into: grads[0])
+            return
+        }
         if let direct, directConvEnabled {
             // dW in fixed image chunks, summed in chunk order ([co][tap] is OIHW for Cin = 1).
             let chunks = (s.n + directChunk - 1) / directChunk, size = direct.partialFloats
@@ -226,6 +290,24 @@ final class ConvLayer: TrainLayer, @unchecked Sendable {
                 for i in 0..<size { dwScratch[i] += p[i] }
             }
         } else {
+        if cg % 32 == 0 && directConvEnabled {
+            // Whole 32-channel blocks per tap: dWᵀ through the table as B (see tableGemm),
+            // [co][(tap, ci)] per group, then into OIHW.
+            for grp in 0..<g.groups {
+                tableGemm(m: ng, k: pixels, a: dy + grp * ng, lda: g.outChannels, table: UnsafePointer(table), taps: taps,
+                          channels: cg, offset: grp * cg, c: dwScratch + grp * ng * k, ldc: k, threads: s.threads)
+            }
+            let dw = grads[0]
+            for grp in 0..<g.groups {
+                for j in 0..<ng {
+                    let src = dwScratch + (grp * ng + j) * k, dst = dw + (grp * ng + j) * cg * taps
+                    for tap in 0..<taps {
+                        for ci in 0..<cg { dst[ci * taps + tap] = src[tap * cg + ci] }
+                    }
+                }
+            }
+            return
+        }
         for grp in 0..<g.groups {
             let a = AView(a: zero, ai: 0, ak: 0, table: UnsafePointer(table), taps: taps,
                           tapOf: UnsafePointer(tapOf + grp * k), ciOf: UnsafePointer(ciOf + grp * k))
@@ -244,7 +326,32 @@ final class ConvLayer: TrainLayer, @unchecked Sendable {
             }
         }
         }
-        guard let dxp = dx[0], let tableDX else { return }
+    }
+
+    private func dataGradient(_ s: RunState, _ dxp: UnsafeMutablePointer<Float>) {
+        guard let tableDX else { return }
+        let g = geometry.withBatch(s.n)
+        let cg = g.inChannelsPerGroup, ng = g.outChannelsPerGroup, taps = g.taps
+        if let wd = winogradData, let u = winogradDataWeights, let dy, directConvEnabled {
+            if winogradDataVersion != weightsVersion {
+                // The conv of dY: its input channels are this conv's outputs and vice versa.
+                let w = UnsafePointer(params[0])
+                wd.transformWeights({ ci, co in w + (co * cg + ci) * 9 }, flip: true, into: u)
+                winogradDataVersion = weightsVersion
+            }
+            let us = SendablePointer(u), gs = SendablePointer(dy), ds = SendableMutablePointer(dxp)
+            let inPer = g.outHeight * g.outWidth * g.outChannels, outPer = g.inHeight * g.inWidth * g.inChannels
+            let acc = accumulate[0]
+            parallel(s.n, threads: s.threads, work: Int(g.flops / 2)) { images in
+                let scratch = UnsafeMutablePointer<Float>.allocate(capacity: wd.scratchFloats)
+                defer { scratch.deallocate() }
+                for n in images {
+                    wd.run(x: gs.pointer + n * inPer, u: us.pointer, bias: nil, y: ds.pointer + n * outPer,
+                           accumulate: acc, scratch: scratch)
+                }
+            }
+            return
+        }
         if colWeights != nil && directConvEnabled {
             backwardDataCol2im(s, dxp)
             return
@@ -273,12 +380,75 @@ final class ConvLayer: TrainLayer, @unchecked Sendable {
 }
 
 extension ConvLayer {
+    /// Whether dX takes `backwardDataCol2im`: dense convs with few input channels (the igemm
+    /// over `tableDX` would fill a handful of its 32 columns), and dense convs over whole
+    /// 32-channel blocks whose output has clearly fewer pixels than their input (unpadded
+    /// 3x3 convs on small images, where the igemm spends ~15% of its multiply-adds on the zero
+    /// taps of border pixels; strided convs, where most taps are zero), see `backwardDataScatter`.
+    static func dataGradientByColumns(_ g: Conv2dShape) -> Bool {
+        guard g.groups == 1 else { return false }
+        return g.inChannels <= 8 || scatterDataGradient(g)
+    }
+
+    static func scatterDataGradient(_ g: Conv2dShape) -> Bool {
+        g.groups == 1 && g.inChannels % 32 == 0 && g.outHeight * g.outWidth * 20 <= g.inHeight * g.inWidth * 19
+    }
+
+    /// dX by output-pixel tiles added into dX (see `scatterTile`): per image, per tap and
+    /// 32-channel block, T[p, ci] = Σ_co dY[p, co] · W[co, ci, tap] for 8 output pixels at a
+    /// time, each row added to the input pixel p reads through the tap. Images are split over
+    /// threads; within one, contributions are added in (tap, block, pixel) order.
+    func backwardDataScatter(_ s: RunState, _ dxp: UnsafeMutablePointer<Float>) {
+        guard let dy, let cw = colWeights else { return }
+        let g = geometry.withBatch(s.n)
+        let taps = g.taps, cin = g.inChannels, cout = g.outChannels, kc = taps * cin
+        let w = params[0]
+        for co in 0..<cout {
+            for t in 0..<taps {
+                for ci in 0..<cin { cw[co * kc + t * cin + ci] = w[(co * cin + ci) * taps + t] }
+            }
+        }
+        let ow = g.outWidth, ohw = g.outHeight * ow, ih = g.inHeight, iw = g.inWidth
+        let ws = SendablePointer(cw), gs = SendablePointer(dy), ds = SendableMutablePointer(dxp)
+        let acc = accumulate[0]
+        parallel(s.n, threads: s.threads, work: Int(g.flops / 2)) { images in
+            let out = UnsafeMutablePointer<UnsafeMutablePointer<Float>?>.allocate(capacity: 8)
+            defer { out.deallocate() }
+            for n in images {
+                let dxi = ds.pointer + n * ih * iw * cin, dyi = gs.pointer + n * ohw * cout
+                if !acc { dxi.update(repeating: 0, count: ih * iw * cin) }
+                for tap in 0..<taps {
+                    let ky = tap / g.kernelW, kx = tap % g.kernelW
+                    for cb in stride(from: 0, to: cin, by: 32) {
+                        let b = ws.pointer + tap * cin + cb
+                        var p0 = 0
+                        while p0 < ohw {
+                            let rows = min(8, ohw - p0)
+                            for r in 0..<rows {
+                                let p = p0 + r, oy = p / ow, ox = p % ow
+                                let iy = oy * g.strideH - g.padTop + ky * g.dilationH
+                                let ix = ox * g.strideW - g.padLeft + kx * g.dilationW
+                                out[r] = iy >= 0 && iy < ih && ix >= 0 && ix < iw ? dxi + (iy * iw + ix) * cin + cb : nil
+                            }
+                            scatterTileRows(rows, dyi + p0 * cout, cout, b, kc, cout, out)
+                            p0 += 8
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     /// dX of a dense conv with few input channels, where the igemm over `tableDX` would fill
     /// a handful of its 32 columns: per image, C[p, (tap, ci)] = Σ_co dY[p, co] · W[co, ci, tap]
     /// (a GEMM 150 columns wide for a 5x5 conv of 6 channels, K = Cout), then each C row is
     /// added to the input pixels its taps read (col2im). Images are independent (split over
     /// threads) and each is summed in a fixed order.
     func backwardDataCol2im(_ s: RunState, _ dxp: UnsafeMutablePointer<Float>) {
+        if ConvLayer.scatterDataGradient(geometry) {
+            backwardDataScatter(s, dxp)
+            return
+        }
         guard let dy, let cw = colWeights else { return }
         let g = geometry.withBatch(s.n)
         let taps = g.taps, cin = g.inChannels, cout = g.outChannels, kc = taps * cin

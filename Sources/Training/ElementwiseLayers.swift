@@ -224,7 +224,11 @@ final class FlattenLayer: TrainLayer, @unchecked Sendable {
             y.update(from: x[0], count: s.n * outFloats)
             return
         }
-        nhwcToNchw(input: x[0], output: y, channels: c, pixelsPerImage: hw, pixels: 0..<(s.n * hw))
+        let xs = SendablePointer(x[0]), ys = SendableMutablePointer(y)
+        parallel(s.n, threads: s.threads, work: s.n * outFloats) { images in
+            nhwcToNchw(input: xs.pointer, output: ys.pointer, channels: c, pixelsPerImage: hw,
+                       pixels: (images.lowerBound * hw)..<(images.upperBound * hw))
+        }
     }
 
     override func backward(_ s: RunState) {
@@ -234,13 +238,16 @@ final class FlattenLayer: TrainLayer, @unchecked Sendable {
             emit(dy, d, 0..<(s.n * per), accumulate: accumulate[0])
             return
         }
-        let acc = accumulate[0]
-        for n in 0..<s.n {
-            let src = dy + n * per, dst = d + n * per
-            for ch in 0..<c {
-                for q in 0..<hw {
-                    let v = src[ch * hw + q]
-                    dst[q * c + ch] = acc ? dst[q * c + ch] + v : v
+        let acc = accumulate[0], gs = SendablePointer(dy), ds = SendableMutablePointer(d)
+        parallel(s.n, threads: s.threads, work: s.n * per) { images in
+            for n in images {
+                let src = gs.pointer + n * per, dst = ds.pointer + n * per
+                for ch in 0..<c {
+                    if acc {
+                        for q in 0..<hw { dst[q * c + ch] += src[ch * hw + q] }
+                    } else {
+                        for q in 0..<hw { dst[q * c + ch] = src[ch * hw + q] }
+                    }
                 }
             }
         }

@@ -193,3 +193,143 @@ func trainingGemm(m: Int, n: Int, k kTotal: Int, a A: AView, b: UnsafePointer<Fl
         }
     }
 }
+
+// The weight gradient of a conv with whole 32-channel blocks per tap, transposed:
+//   dWᵀ[co, (tap, ci)] = Σ_p dY[p, co] · X[p ⊕ tap, ci]
+// A = dYᵀ (8 consecutive output channels of a dY row broadcast per pixel), B read through the
+// forward indirection table: for a 32-column block (one tap, 32 channels) pixel p's B row is
+// 32 contiguous input channels at table[p · taps + tap]. One table load per reduction step
+// instead of one per tile row (the indirect-A mode above), and no zero padding of B blocks.
+
+/// One R × 32 tile: rows i0..<i0+R of A (A[i, p] = a[p · lda + i]), one tap's 32 channels
+/// from `offset` on, reduction indices k0..<k1.
+@inline(__always)
+func tableTile(_ R: Int, _ a: UnsafePointer<Float>, _ lda: Int, _ table: UnsafePointer<UnsafePointer<Float>>, _ taps: Int,
+               _ offset: Int, _ k0: Int, _ k1: Int, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ acc: Bool) {
+    let z = SIMD16<Float>(repeating: 0)
+    var c0a = z, c0b = z, c1a = z, c1b = z, c2a = z, c2b = z, c3a = z, c3b = z
+    var c4a = z, c4b = z, c5a = z, c5b = z, c6a = z, c6b = z, c7a = z, c7b = z
+    var ap = a + k0 * lda
+    var tp = table + k0 * taps
+    for _ in k0..<k1 {
+        let row = tp[0] + offset
+        let w0 = load16(row), w1 = load16(row + 16)
+        do { let v = SIMD16<Float>(repeating: ap[0]); c0a = c0a.addingProduct(v, w0); c0b = c0b.addingProduct(v, w1) }
+        if R > 1 { let v = SIMD16<Float>(repeating: ap[1]); c1a = c1a.addingProduct(v, w0); c1b = c1b.addingProduct(v, w1) }
+        if R > 2 { let v = SIMD16<Float>(repeating: ap[2]); c2a = c2a.addingProduct(v, w0); c2b = c2b.addingProduct(v, w1) }
+        if R > 3 { let v = SIMD16<Float>(repeating: ap[3]); c3a = c3a.addingProduct(v, w0); c3b = c3b.addingProduct(v, w1) }
+        if R > 4 { let v = SIMD16<Float>(repeating: ap[4]); c4a = c4a.addingProduct(v, w0); c4b = c4b.addingProduct(v, w1) }
+        if R > 5 { let v = SIMD16<Float>(repeating: ap[5]); c5a = c5a.addingProduct(v, w0); c5b = c5b.addingProduct(v, w1) }
+        if R > 6 { let v = SIMD16<Float>(repeating: ap[6]); c6a = c6a.addingProduct(v, w0); c6b = c6b.addingProduct(v, w1) }
+        if R > 7 { let v = SIMD16<Float>(repeating: ap[7]); c7a = c7a.addingProduct(v, w0); c7b = c7b.addingProduct(v, w1) }
+        ap += lda; tp += taps
+    }
+    storeRow(c0a, c0b, true, c, 32, acc)
+    if R > 1 { storeRow(c1a, c1b, true, c + ldc, 32, acc) }
+    if R > 2 { storeRow(c2a, c2b, true, c + 2 * ldc, 32, acc) }
+    if R > 3 { storeRow(c3a, c3b, true, c + 3 * ldc, 32, acc) }
+    if R > 4 { storeRow(c4a, c4b, true, c + 4 * ldc, 32, acc) }
+    if R > 5 { storeRow(c5a, c5b, true, c + 5 * ldc, 32, acc) }
+    if R > 6 { storeRow(c6a, c6b, true, c + 6 * ldc, 32, acc) }
+    if R > 7 { storeRow(c7a, c7b, true, c + 7 * ldc, 32, acc) }
+}
+
+@inline(never)
+func tableTileRows(_ R: Int, _ a: UnsafePointer<Float>, _ lda: Int, _ table: UnsafePointer<UnsafePointer<Float>>, _ taps: Int,
+                   _ offset: Int, _ k0: Int, _ k1: Int, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ acc: Bool) {
+    switch R {
+    case 8: tableTile(8, a, lda, table, taps, offset, k0, k1, c, ldc, acc)
+    case 7: tableTile(7, a, lda, table, taps, offset, k0, k1, c, ldc, acc)
+    case 6: tableTile(6, a, lda, table, taps, offset, k0, k1, c, ldc, acc)
+    case 5: tableTile(5, a, lda, table, taps, offset, k0, k1, c, ldc, acc)
+    case 4: tableTile(4, a, lda, table, taps, offset, k0, k1, c, ldc, acc)
+    case 3: tableTile(3, a, lda, table, taps, offset, k0, k1, c, ldc, acc)
+    case 2: tableTile(2, a, lda, table, taps, offset, k0, k1, c, ldc, acc)
+    default: tableTile(1, a, lda, table, taps, offset, k0, k1, c, ldc, acc)
+    }
+}
+
+/// C[i, t · channels + ci] = Σ_p a[p · lda + i] · table[p · taps + t][offset + ci] for i < m,
+/// t < taps, ci < channels (a multiple of 32), p < k. Every table pointer must have
+/// `offset + channels` readable floats. The thread count does not change the result.
+func tableGemm(m: Int, k kTotal: Int, a: UnsafePointer<Float>, lda: Int, table: UnsafePointer<UnsafePointer<Float>>,
+               taps: Int, channels: Int, offset: Int, c: UnsafeMutablePointer<Float>, ldc: Int, threads: Int) {
+    let n = taps * channels
+    if m <= 0 || n <= 0 || channels % 32 != 0 { return }
+    if kTotal <= 0 {
+        for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) }
+        return
+    }
+    let rowTiles = (m + 7) / 8, colBlocks = n / 32, blocksPerTap = channels / 32
+    let as_ = SendablePointer(a), cs = SendableMutablePointer(c), ts = TablePointer(UnsafeMutablePointer(mutating: table))
+    parallel(rowTiles * colBlocks, threads: threads, work: m * n * kTotal / 8) { tasks in
+        var k0 = 0
+        while k0 < kTotal {
+            let k1 = min(kTotal, k0 + gemmChunk)
+            for task in tasks {
+                let cb = task / rowTiles, rt = task % rowTiles
+                let tap = cb / blocksPerTap, ci0 = (cb % blocksPerTap) * 32
+                let i0 = rt * 8
+                tableTileRows(min(8, m - i0), as_.pointer + i0, lda, ts.pointer + tap, taps, offset + ci0, k0, k1,
+                              cs.pointer + i0 * ldc + cb * 32, ldc, k0 > 0)
+            }
+            k0 = k1
+        }
+    }
+}
+
+// The data gradient of a dense conv as a GEMM over output pixels whose tiles are added
+// straight into dX: for output pixels p (rows) and one tap's 32 input channels (columns),
+//   T[p, ci] = Σ_co dY[p, co] · W[co, (tap, ci)]
+// is the contribution of p through that tap to input pixel p ⊕ tap. No multiply-add is spent
+// on the zero taps of border pixels (which the igemm over input pixels computes) and no
+// column matrix is written; the tile goes from registers into dX.
+
+/// One R × 32 tile: rows r of A at `a + rows[r]·lda` (dY rows, R ≤ 8), B block `b` (row k at
+/// b + k·ldb), k < kc; row r of the result added into `out[r]` (skipped when nil).
+@inline(__always)
+func scatterTile(_ R: Int, _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int, _ kc: Int,
+                 _ out: UnsafePointer<UnsafeMutablePointer<Float>?>) {
+    let z = SIMD16<Float>(repeating: 0)
+    var c0a = z, c0b = z, c1a = z, c1b = z, c2a = z, c2b = z, c3a = z, c3b = z
+    var c4a = z, c4b = z, c5a = z, c5b = z, c6a = z, c6b = z, c7a = z, c7b = z
+    var bp = b, ap = a
+    for _ in 0..<kc {
+        let w0 = load16(bp), w1 = load16(bp + 16)
+        do { let v = SIMD16<Float>(repeating: ap[0]); c0a = c0a.addingProduct(v, w0); c0b = c0b.addingProduct(v, w1) }
+        if R > 1 { let v = SIMD16<Float>(repeating: ap[lda]); c1a = c1a.addingProduct(v, w0); c1b = c1b.addingProduct(v, w1) }
+        if R > 2 { let v = SIMD16<Float>(repeating: ap[2 * lda]); c2a = c2a.addingProduct(v, w0); c2b = c2b.addingProduct(v, w1) }
+        if R > 3 { let v = SIMD16<Float>(repeating: ap[3 * lda]); c3a = c3a.addingProduct(v, w0); c3b = c3b.addingProduct(v, w1) }
+        if R > 4 { let v = SIMD16<Float>(repeating: ap[4 * lda]); c4a = c4a.addingProduct(v, w0); c4b = c4b.addingProduct(v, w1) }
+        if R > 5 { let v = SIMD16<Float>(repeating: ap[5 * lda]); c5a = c5a.addingProduct(v, w0); c5b = c5b.addingProduct(v, w1) }
+        if R > 6 { let v = SIMD16<Float>(repeating: ap[6 * lda]); c6a = c6a.addingProduct(v, w0); c6b = c6b.addingProduct(v, w1) }
+        if R > 7 { let v = SIMD16<Float>(repeating: ap[7 * lda]); c7a = c7a.addingProduct(v, w0); c7b = c7b.addingProduct(v, w1) }
+        bp += ldb; ap += 1
+    }
+    @inline(__always) func put(_ r: Int, _ v0: SIMD16<Float>, _ v1: SIMD16<Float>) {
+        if let d = out[r] { store16(load16(d) + v0, d); store16(load16(d + 16) + v1, d + 16) }
+    }
+    put(0, c0a, c0b)
+    if R > 1 { put(1, c1a, c1b) }
+    if R > 2 { put(2, c2a, c2b) }
+    if R > 3 { put(3, c3a, c3b) }
+    if R > 4 { put(4, c4a, c4b) }
+    if R > 5 { put(5, c5a, c5b) }
+    if R > 6 { put(6, c6a, c6b) }
+    if R > 7 { put(7, c7a, c7b) }
+}
+
+@inline(never)
+func scatterTileRows(_ R: Int, _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int, _ kc: Int,
+                     _ out: UnsafePointer<UnsafeMutablePointer<Float>?>) {
+    switch R {
+    case 8: scatterTile(8, a, lda, b, ldb, kc, out)
+    case 7: scatterTile(7, a, lda, b, ldb, kc, out)
+    case 6: scatterTile(6, a, lda, b, ldb, kc, out)
+    case 5: scatterTile(5, a, lda, b, ldb, kc, out)
+    case 4: scatterTile(4, a, lda, b, ldb, kc, out)
+    case 3: scatterTile(3, a, lda, b, ldb, kc, out)
+    case 2: scatterTile(2, a, lda, b, ldb, kc, out)
+    default: scatterTile(1, a, lda, b, ldb, kc, out)
+    }
+}

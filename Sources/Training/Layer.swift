@@ -51,6 +51,8 @@ class TrainLayer: @unchecked Sendable {
     var buffers: [UnsafeMutablePointer<Float>] = []
     /// Bumped by the plan when parameters change, so layers repack lazily.
     var weightsVersion = 0
+    /// The plan's per-layer timer when MODELC_TRAIN_PROFILE is set (see `timed`).
+    var profile: LayerProfile?
 
     init(node: Int, name: String, inShapes: [TensorShape], outShape: TensorShape, batch: Int) {
         self.node = node; self.name = name; self.inShapes = inShapes; self.outShape = outShape; self.batch = batch
@@ -64,6 +66,12 @@ class TrainLayer: @unchecked Sendable {
     func forward(_ s: RunState) {}
 
     func backward(_ s: RunState) {}
+
+    /// Runs `body`, adding its wall time to this layer's part `part` when profiling.
+    @inline(__always)
+    func timed(_ part: String, _ body: () -> Void) {
+        if let p = profile { p.timePart("\(name.isEmpty ? "(\(node))" : name) \(part)", body) } else { body() }
+    }
 
     // Helpers over the NHWC view: every tensor is pixels × channels; vectors have one pixel.
     var outChannels: Int { outShape.channels }

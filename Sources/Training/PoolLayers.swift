@@ -87,6 +87,37 @@ final class PoolLayer: TrainLayer, @unchecked Sendable {
                                 _ aux: UnsafeMutablePointer<Float>, _ pixels: Range<Int>) {
         let c = g.channels, oh = g.outHeight, ow = g.outWidth
         let idx = UnsafeMutableRawPointer(aux).assumingMemoryBound(to: Int32.self)
+        if isPlain2x2 && c % 16 == 0 {
+            // 2x2/2 windows inside the image, whole 16-channel vectors: four loads per vector,
+            // the same winner rule (strict >, so the first maximum in scan order).
+            let iw = g.inWidth, ihw = g.inHeight * iw
+            var p = pixels.lowerBound
+            while p < pixels.upperBound {
+                let ox0 = p % ow, oy = (p / ow) % oh, n = p / (ow * oh)
+                let end = min(pixels.upperBound, p + ow - ox0)
+                let base = x + n * ihw * c
+                var q0 = 2 * oy * iw + 2 * ox0
+                while p < end {
+                    let r0 = base + q0 * c, r1 = r0 + iw * c
+                    let yp = y + p * c, ip = idx + p * c
+                    let a0 = SIMD16<Int32>(repeating: Int32(q0)), a1 = SIMD16<Int32>(repeating: Int32(q0 + 1))
+                    let a2 = SIMD16<Int32>(repeating: Int32(q0 + iw)), a3 = SIMD16<Int32>(repeating: Int32(q0 + iw + 1))
+                    var ch = 0
+                    while ch < c {
+                        var m = load16(r0 + ch), at = a0
+                        let v1 = load16(r0 + c + ch), v2 = load16(r1 + ch), v3 = load16(r1 + c + ch)
+                        var b = v1 .> m; m.replace(with: v1, where: b); at.replace(with: a1, where: b)
+                        b = v2 .> m; m.replace(with: v2, where: b); at.replace(with: a2, where: b)
+                        b = v3 .> m; m.replace(with: v3, where: b); at.replace(with: a3, where: b)
+                        store16(m, yp + ch)
+                        UnsafeMutableRawPointer(ip + ch).storeBytes(of: at, as: SIMD16<Int32>.self)
+                        ch += 16
+                    }
+                    p += 1; q0 += 2
+                }
+            }
+            return
+        }
         if c < 16 && directPoolEnabled && g.padTop == 0 && g.padLeft == 0 && g.dilationH == 1 && g.dilationW == 1
             && (oh - 1) * g.strideH + g.kernelH <= g.inHeight && (ow - 1) * g.strideW + g.kernelW <= g.inWidth {
             // Few channels, every window inside the image: scalar scan per channel (a 16-lane
@@ -171,9 +202,56 @@ final class PoolLayer: TrainLayer, @unchecked Sendable {
         }
     }
 
+    /// Max pool with 2x2 windows, stride 2, that tile the input exactly (no padding, even
+    /// sides): each input pixel is in exactly one window. Takes the vector paths when the
+    /// channels are whole 16-lane vectors.
+    var isPlain2x2: Bool {
+        let g = geometry
+        return kind == .max && directPoolEnabled && g.kernelH == 2 && g.kernelW == 2 && g.strideH == 2 && g.strideW == 2
+            && g.padTop == 0 && g.padLeft == 0 && g.padBottom == 0 && g.padRight == 0 && g.dilationH == 1 && g.dilationW == 1
+            && g.inHeight == 2 * g.outHeight && g.inWidth == 2 * g.outWidth
+    }
+
     override func backward(_ s: RunState) {
         guard let dy, let d = dx[0] else { return }
         let g = geometry, c = g.channels
+        if isPlain2x2 && c % 16 == 0, let aux {
+            // Every input element belongs to one window: write dY where it won, zero (or
+            // leave the accumulated value) elsewhere; no separate zeroing pass.
+            let ds = SendableMutablePointer(d), gs = SendablePointer(dy), ids = SendablePointer(aux)
+            let acc = accumulate[0], ow = g.outWidth, ohw = g.outHeight * ow, iw = g.inWidth
+            let outPixels = s.n * ohw
+            parallel(outPixels, threads: s.threads, work: outPixels * c * 8) { r in
+                let zero = SIMD16<Float>(repeating: 0)
+                for p in r {
+                    let ox = p % ow, oy = (p / ow) % g.outHeight, n = p / ohw
+                    let q0 = 2 * oy * iw + 2 * ox
+                    let r0 = ds.pointer + (n * g.inHeight * iw + q0) * c, r1 = r0 + iw * c
+                    let gp = gs.pointer + p * c
+                    let ip = UnsafeRawPointer(ids.pointer + p * c)
+                    let a0 = SIMD16<Int32>(repeating: Int32(q0)), a1 = SIMD16<Int32>(repeating: Int32(q0 + 1))
+                    let a2 = SIMD16<Int32>(repeating: Int32(q0 + iw))
+                    var ch = 0
+                    while ch < c {
+                        let v = load16(gp + ch)
+                        let at = ip.loadUnaligned(fromByteOffset: ch * 4, as: SIMD16<Int32>.self)
+                        var w0 = zero, w1 = zero, w2 = zero, w3 = zero
+                        w0.replace(with: v, where: at .== a0)
+                        w1.replace(with: v, where: at .== a1)
+                        w2.replace(with: v, where: at .== a2)
+                        w3.replace(with: v, where: (at .!= a0) .& (at .!= a1) .& (at .!= a2))
+                        if acc {
+                            store16(load16(r0 + ch) + w0, r0 + ch); store16(load16(r0 + c + ch) + w1, r0 + c + ch)
+                            store16(load16(r1 + ch) + w2, r1 + ch); store16(load16(r1 + c + ch) + w3, r1 + c + ch)
+                        } else {
+                            store16(w0, r0 + ch); store16(w1, r0 + c + ch); store16(w2, r1 + ch); store16(w3, r1 + c + ch)
+                        }
+                        ch += 16
+                    }
+                }
+            }
+            return
+        }
         let inPerImage = g.inHeight * g.inWidth * c, outPerImage = outFloats
         let ds = SendableMutablePointer(d), gs = SendablePointer(dy)
         let acc = accumulate[0]

@@ -96,7 +96,8 @@ public final class Trainer {
             while progress.stepInEpoch < steps {
                 let b = progress.stepInEpoch
                 let lo = b * batch, hi = min(train.count, lo + batch), n = hi - lo
-                train.fill(order[lo..<hi], mean: config.mean, std: config.std, images: images, labels: labels)
+                let fill = { self.train.fill(order[lo..<hi], mean: self.config.mean, std: self.config.std, images: images, labels: labels) }
+                if let p = plan.profile { p.timePart("data", fill) } else { fill() }
                 let key = TrainRandom.stepKey(seed: config.seed, step: progress.globalStep)
                 plan.forward(images, n: n, training: true, randomKey: key)
                 let result = plan.loss(labels: labels, n: n, smoothing: config.labelSmoothing)
@@ -105,7 +106,8 @@ public final class Trainer {
                 }
                 plan.backward(n: n, randomKey: key)
                 let lr = config.schedule.rate(base: config.lr, step: progress.globalStep, epoch: epoch, totalSteps: total, warmup: config.warmup)
-                optimizer.step(theta: plan.parameterPointer, grad: plan.gradientPointer, lr: lr, threads: config.threads)
+                let update = { self.optimizer.step(theta: self.plan.parameterPointer, grad: self.plan.gradientPointer, lr: lr, threads: self.config.threads) }
+                if let p = plan.profile { p.timePart("optimizer", update) } else { update() }
                 plan.parametersChanged()
                 progress.lossSum += result.loss * Double(n)
                 progress.correct += result.correct

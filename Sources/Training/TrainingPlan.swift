@@ -171,7 +171,11 @@ public final class TrainingPlan: @unchecked Sendable {
             }
             layer.bind()
         }
-        if getenv("MODELC_TRAIN_PROFILE") != nil { profile = LayerProfile(count: L + 1) }
+        if getenv("MODELC_TRAIN_PROFILE") != nil {
+            let p = LayerProfile(count: L + 1)
+            profile = p
+            for l in layers { l.profile = p }
+        }
         logitsValue = at(valueItem[L]) ?? base
         logitsGradient = at(gradItem[L]) ?? base
     }
@@ -249,7 +253,7 @@ public final class TrainingPlan: @unchecked Sendable {
     public func forward(_ images: UnsafePointer<Float>, n: Int, training: Bool, randomKey: UInt64 = 0) -> UnsafePointer<Float> {
         staging.pointer.update(from: images, count: n * (graph.inputShape.elementCount ?? 0))
         let s = RunState(n: n, threads: threads, training: training, randomKey: randomKey)
-        if profile != nil {
+        if profile != nil && training {
             for (i, layer) in layers.enumerated() { profile?.time(i, backward: false) { layer.forward(s) } }
         } else {
             for layer in layers { layer.forward(s) }
@@ -303,29 +307,51 @@ extension TrainingPlan {
     public func setFlatStatistics(_ values: [Float]) { buffers.assign(values) }
 }
 
-/// Wall time per layer, forward and backward (a development aid: `MODELC_TRAIN_PROFILE=1`).
+/// Wall time per layer, forward and backward, and of named parts (a development aid:
+/// `MODELC_TRAIN_PROFILE=1`). Each entry keeps its total and its fastest single call, which a
+/// busy machine disturbs much less than the total.
 final class LayerProfile {
-    var forward: [Double]
-    var backward: [Double]
+    struct Entry { var total = 0.0, fastest = Double.infinity, calls = 0 }
+    var forward: [Entry]
+    var backward: [Entry]
     let clock = ContinuousClock()
-    init(count: Int) { forward = .init(repeating: 0, count: count); backward = forward }
+    /// Named parts of layers (conv dW and dX, the optimizer, ...), in first-seen order.
+    var parts: [(name: String, entry: Entry)] = []
+    init(count: Int) { forward = .init(repeating: Entry(), count: count); backward = forward }
+
+    private func add(_ e: inout Entry, _ t: Double) {
+        e.total += t; e.fastest = min(e.fastest, t); e.calls += 1
+    }
+
+    func timePart(_ name: String, _ body: () -> Void) {
+        let t = clock.measure(body).seconds
+        if let i = parts.firstIndex(where: { $0.name == name }) { add(&parts[i].entry, t) } else {
+            parts.append((name, Entry())); add(&parts[parts.count - 1].entry, t)
+        }
+    }
 
     func time(_ i: Int, backward isBackward: Bool, _ body: () -> Void) {
         let t = clock.measure(body).seconds
-        if isBackward { backward[i] += t } else { forward[i] += t }
+        if isBackward { add(&backward[i], t) } else { add(&forward[i], t) }
     }
 }
 
 extension TrainingPlan {
-    /// Per-layer times so far, or nil when profiling is off.
+    /// Per-layer times so far (total seconds, fastest call in ms), or nil when profiling is off.
     public func profileReport() -> String? {
         guard let p = profile else { return nil }
-        var lines = ["layer                      kind            forward s   backward s"]
-        for (i, l) in layers.enumerated() {
-            let kind = graph.nodes[i].op.kindName
-            lines.append(String(format: "%-26@ %-14@ %10.3f %12.3f", (l.name.isEmpty ? "(\(i))" : l.name) as NSString, kind as NSString, p.forward[i], p.backward[i]))
+        func pad(_ s: String, _ n: Int) -> String { s.count >= n ? s : s + String(repeating: " ", count: n - s.count) }
+        func cell(_ e: LayerProfile.Entry) -> String {
+            e.calls == 0 ? pad("", 22) : String(format: "%8.3f s %8.3f ms  ", e.total, e.fastest * 1000)
         }
-        lines.append(String(format: "total                                     %10.3f %12.3f", p.forward.reduce(0, +), p.backward.reduce(0, +)))
+        var lines = [pad("layer", 16) + pad("kind", 12) + "forward: total, fastest   backward: total, fastest"]
+        for (i, l) in layers.enumerated() {
+            lines.append(pad(l.name.isEmpty ? "(\(i))" : l.name, 16) + pad(graph.nodes[i].op.kindName, 12)
+                         + cell(p.forward[i]) + "  " + cell(p.backward[i]))
+        }
+        lines.append(pad("total", 28) + String(format: "%8.3f s %14@%8.3f s", p.forward.reduce(0) { $0 + $1.total }, "" as NSString,
+                                                p.backward.reduce(0) { $0 + $1.total }))
+        for part in p.parts { lines.append(pad("  " + part.name, 28) + cell(part.entry)) }
         return lines.joined(separator: "\n")
     }
 }

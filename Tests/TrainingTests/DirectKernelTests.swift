@@ -92,6 +92,105 @@ layers:
         """, batch: 6, threads: 2)
     }
 
+    /// Convs over whole 32-channel blocks: dW through the table as B, dX by output-pixel tiles
+    /// added into dX (unpadded, strided with asymmetric padding, dilated, two channel blocks;
+    /// three of them reading the same tensor, so dX accumulates).
+    static let wideConvs = """
+    input: {channels: 3, height: 9, width: 9}
+    layers:
+      - {conv2d: 32, kernel: 3, padding: 1}
+      - {tanh: null, name: t}
+      - {conv2d: 6, kernel: 3, from: t, name: b}
+      - {global_avg_pool: null, name: bp}
+      - {conv2d: 5, kernel: 3, stride: 2, padding: [1, 0, 0, 1], from: t, name: c}
+      - {global_avg_pool: null, name: cp}
+      - {conv2d: 4, kernel: [3, 2], dilation: 2, from: t, name: d}
+      - {global_avg_pool: null, name: dp}
+      - {conv2d: 64, kernel: 1, from: t, name: u}
+      - {tanh: null}
+      - {conv2d: 3, kernel: 3}
+      - {global_avg_pool: null, name: up}
+      - {concat: [bp, cp, dp, up]}
+      - flatten
+      - {linear: 4}
+    """
+
+    @Test func wideConvGradientsMatchTheGeneralPath() throws {
+        try expectFastPathsMatch(DirectKernelTests.wideConvs, batch: 5, threads: 2)
+        try expectFastPathsMatch(DirectKernelTests.wideConvs, batch: 2, threads: 1)
+    }
+
+    @Test func wideConvGradientsByFiniteDifferences() throws {
+        // 4 samples per tensor keep this quick in a debug build.
+        let (worst, report) = try gradientCheck(try graph(DirectKernelTests.wideConvs), batch: 2, samples: 4)
+        #expect(worst < 2e-2, "worst: \(report)")
+    }
+
+    /// 3x3 stride-1 convs over whole 16-channel vectors, forward, dX and dW by Winograd
+    /// F(2x2, 3x3): odd sizes (ragged tiles), unpadded, asymmetric padding, padding 2 (dX
+    /// unpadded), a tensor read by two of them (dX accumulates), 16 and 32 channels; 19
+    /// images make three dW chunks.
+    static let winogradConvs = """
+    input: {channels: 3, height: 7, width: 9}
+    layers:
+      - {conv2d: 16, kernel: 3, padding: 1}
+      - {tanh: null, name: t}
+      - {conv2d: 32, kernel: 3, padding: 1, from: t}
+      - tanh
+      - {conv2d: 16, kernel: 3}
+      - tanh
+      - {conv2d: 16, kernel: 3, padding: [2, 0, 1, 2], bias: false}
+      - {global_avg_pool: null, name: cp}
+      - {conv2d: 16, kernel: 3, padding: 2, from: t}
+      - {global_avg_pool: null, name: ep}
+      - {concat: [cp, ep]}
+      - flatten
+      - {linear: 4}
+    """
+
+    @Test func winogradConvsMatchTheGeneralPath() throws {
+        try expectFastPathsMatch(DirectKernelTests.winogradConvs, batch: 19, threads: 2)
+        try expectFastPathsMatch(DirectKernelTests.winogradConvs, batch: 2, threads: 1)
+    }
+
+    @Test func winogradConvGradientsByFiniteDifferences() throws {
+        let (worst, report) = try gradientCheck(try graph(DirectKernelTests.winogradConvs), batch: 2, samples: 4)
+        #expect(worst < 2e-2, "worst: \(report)")
+    }
+
+    @Test func vectorMaxPoolMatchesTheGeneralPath() throws {
+        // 2x2/2 max pool over whole 16-channel vectors (32 channels), its gradient added to the
+        // one an average pool of the same tensor wrote first; an odd-sized pool input (9x9,
+        // not tiled exactly) stays on the general path.
+        try expectFastPathsMatch("""
+        input: {channels: 3, height: 8, width: 10}
+        layers:
+          - {conv2d: 32, kernel: 3, padding: 1}
+          - {tanh: null, name: t}
+          - {max_pool2d: 2, from: t, name: p}
+          - {avg_pool2d: 2, from: t, name: q}
+          - {add: [p, q]}
+          - {conv2d: 16, kernel: [2, 1], padding: [1, 0, 0, 0]}
+          - {max_pool2d: 2}
+          - flatten
+          - {linear: 4}
+        """, batch: 5, threads: 2)
+    }
+
+    @Test func vectorMaxPoolGradientsByFiniteDifferences() throws {
+        try expectGradients("""
+        input: {channels: 2, height: 6, width: 4}
+        layers:
+          - {conv2d: 16, kernel: 3, padding: 1}
+          - {tanh: null, name: t}
+          - {max_pool2d: 2, from: t, name: p}
+          - {avg_pool2d: 2, from: t, name: q}
+          - {add: [p, q]}
+          - flatten
+          - {linear: 4}
+        """)
+    }
+
     @Test func directConvGradientsByFiniteDifferences() throws {
         try expectGradients("""
         input: {channels: 1, height: 9, width: 9}
