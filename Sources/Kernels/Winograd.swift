@@ -51,8 +51,8 @@ public final class WinogradWeights: @unchecked Sendable {
         // u[(ξ * cin + ci) * cout + co]
         var u = [Float](repeating: 0, count: a2 * cin * cout)
         var gg = [Double](repeating: 0, count: alpha * 3)
-        for co in 0..<cout {
-            for ci in 0..<cin {
+        for ci in 0..<cin {
+            for co in 0..<cout {  // consecutive co: consecutive floats of each of the α² outputs
                 let w = weight + (co * cin + ci) * 9
                 // gg = G · w  (α x 3)
                 for i in 0..<alpha {
