@@ -13,7 +13,8 @@ public struct CompileOptions: Sendable {
 
     /// Every pass that can be disabled, in pipeline order.
     public static let passNames = [EliminateIdentities.name, FoldBatchNorm.name, FuseResidualAdd.name,
-                                   FuseActivation.name, FuseSqueezeExcitation.name, FoldGateIntoWeights.name, FusePointwiseDepthwise.name, "in-place"]
+                                   FuseActivation.name, FuseSqueezeExcitation.name, FoldGateIntoWeights.name, FusePointwiseDepthwise.name,
+                                   "in-place", "winograd"]
 }
 
 /// The inference pipeline: graph rewrites, kernel and layout selection, memory planning.
@@ -30,8 +31,9 @@ public func compile(_ graph: Graph, options: CompileOptions = CompileOptions()) 
         pass.run(&g)
         ran.append(pass.name)
     }
-    ran.append(SelectKernels.name)
-    var plan = SelectKernels.run(g, passes: ran)
+    let winograd = !options.disabled.contains("winograd")
+    ran.append(SelectKernels.name + (winograd ? "" : " (no winograd)"))
+    var plan = SelectKernels.run(g, passes: ran, winograd: winograd)
     PlanMemory.run(&plan, inPlace: !options.disabled.contains("in-place"))
     plan.passes.append(PlanMemory.name + (options.disabled.contains("in-place") ? " (no in-place)" : ""))
     return plan

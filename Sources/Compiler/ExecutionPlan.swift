@@ -39,6 +39,19 @@ public enum ConvAlgorithm: String, Sendable {
     case grouped = "grouped-igemm"
     /// A depthwise conv computing its own input, a 1x1 conv (GEMM), band by band.
     case pointwiseDepthwise = "gemm 1 + depthwise"
+    /// 3x3, stride 1, dilation 1, groups 1: Winograd F(4x4, 3x3) or F(2x2, 3x3), α² GEMMs over
+    /// transformed tiles (Kernels/Winograd.swift).
+    case winograd4 = "winograd F(4x4)"
+    case winograd2 = "winograd F(2x2)"
+
+    /// The Winograd output tile size m, nil for the other algorithms.
+    public var winogradTile: Int? {
+        switch self {
+        case .winograd4: 4
+        case .winograd2: 2
+        default: nil
+        }
+    }
 }
 
 /// Where a step's parameters come from; the runtime materializes (folds, permutes) and packs
@@ -74,6 +87,8 @@ public enum StepKind: Sendable {
     public var kernelName: String {
         switch self {
         case .convertLayout(let a, let b): "\(a.rawValue)->\(b.rawValue)"
+        case .conv(let c, let algo) where algo.winogradTile != nil:
+            "winograd \(c.kernel) F(\(algo.winogradTile!)x\(algo.winogradTile!))"
         case .conv(let c, let algo):
             "\(algo.rawValue) \(c.kernel)" + (c.stride != Size2(square: 1) ? "/\(c.stride)" : "") + (c.groups > 1 && algo == .grouped ? " g\(c.groups)" : "")
         case .linear: "gemm (linear)"

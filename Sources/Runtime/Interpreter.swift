@@ -118,6 +118,12 @@ public final class CompiledModel: @unchecked Sendable {
                 }
                 return PreparedStep(.depthwise(shape, input: ins[0], weights: packed, output: out, epilogue: epilogue))
             }
+            if let tile = algorithm.winogradTile {
+                let packed = w.withUnsafeBufferPointer { wp in
+                    bias.withOptionalPointer { WinogradWeights(wp.baseAddress!, outChannels: conv.outChannels, inChannels: inShape.channels, bias: $0, tile: tile) }
+                }
+                return PreparedStep(.winograd(WinogradStep(shape: shape, input: ins[0], weights: packed, output: out, epilogue: epilogue, threads: threads)))
+            }
             let packed = w.withUnsafeBufferPointer { wp in
                 bias.withOptionalPointer {
                     PackedWeights.conv(wp.baseAddress!, outChannels: conv.outChannels, inChannelsPerGroup: inShape.channels / conv.groups,

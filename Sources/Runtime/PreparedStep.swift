@@ -23,6 +23,7 @@ final class PreparedStep: @unchecked Sendable {
         case squeezeExcitation(SqueezeExcitationStep)
         case gatedConv(GatedConvStep)
         case pointwiseDepthwise(PointwiseDepthwiseStep)
+        case winograd(WinogradStep)
         case softmax(input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>, length: Int, rows: Int)
     }
 
@@ -45,7 +46,7 @@ final class PreparedStep: @unchecked Sendable {
         case .concat(_, _, _, _, let p): (p, 1)
         case .multiply(_, _, _, let n): ((n + 15) / 16, 1)
         case .channelGate(_, _, _, _, _, let p): (p, 1)
-        case .squeezeExcitation, .gatedConv, .pointwiseDepthwise: (1, 1)
+        case .squeezeExcitation, .gatedConv, .pointwiseDepthwise, .winograd: (1, 1)
         case .softmax(_, _, _, let r): (r, 1)
         }
     }
@@ -73,6 +74,9 @@ final class PreparedStep: @unchecked Sendable {
             return
         case .pointwiseDepthwise(let fused):
             fused.run(threads: threads)
+            return
+        case .winograd(let conv):
+            conv.run(threads: threads)
             return
         default:
             break
@@ -130,7 +134,7 @@ final class PreparedStep: @unchecked Sendable {
             multiply(a, b, output: out, elements: elements(n))
         case .channelGate(let x, let g, let out, let c, let hw, _):
             channelGate(input: x, gate: g, output: out, channels: c, pixelsPerImage: hw, pixels: r)
-        case .squeezeExcitation, .gatedConv, .pointwiseDepthwise:
+        case .squeezeExcitation, .gatedConv, .pointwiseDepthwise, .winograd:
             break
         case .softmax(let x, let out, let length, _):
             softmax(input: x, output: out, length: length, rows: r)
@@ -329,4 +333,39 @@ final class PointwiseDepthwiseStep: @unchecked Sendable {
     }
 
     private var rowFloats: Int { shape.inWidth * shape.inChannels }
+}
+
+/// A Winograd 3x3 conv: tiles split statically over the threads, each thread with its own
+/// V/M scratch (allocated here, at instantiation); when there are too few tiles for a block
+/// per thread, the weight panels (output channels) are split instead, so each thread reads
+/// only its share of the transformed weights. Any split gives the same bits.
+final class WinogradStep: @unchecked Sendable {
+    let shape: Conv2dShape
+    let input: UnsafePointer<Float>
+    let weights: WinogradWeights
+    let output: UnsafeMutablePointer<Float>
+    let epilogue: Epilogue
+    let scratch: WinogradScratch
+    let tiles: Int
+
+    init(shape: Conv2dShape, input: UnsafePointer<Float>, weights: WinogradWeights, output: UnsafeMutablePointer<Float>,
+         epilogue: Epilogue, threads: Int) {
+        self.shape = shape; self.input = input; self.weights = weights; self.output = output; self.epilogue = epilogue
+        scratch = WinogradScratch(shape: shape, tile: weights.matrix.tile, slots: threads)
+        tiles = winogradTiles(shape, tile: weights.matrix.tile)
+    }
+
+    func run(threads: Int) {
+        let panels = weights.matrix.u.panels
+        let byPanels = tiles <= threads * scratch.blockTiles && panels >= threads
+        let parts = min(threads, scratch.slots, byPanels ? panels : tiles)
+        parallelFor(parts, threads: parts) { [self] r in
+            for slot in r {
+                let part = chunk(byPanels ? panels : tiles, parts: parts, index: slot)
+                winogradConv3x3(shape: shape, input: input, weights: weights.matrix, output: output,
+                                tiles: byPanels ? 0..<tiles : part, panels: byPanels ? part : nil, blockTiles: scratch.blockTiles,
+                                scratch: scratch.slot(slot), epilogue: epilogue)
+            }
+        }
+    }
 }

@@ -179,3 +179,31 @@ struct PassToggleTests {
         #expect(PlanFixtures.relativeError(b, expected) <= 1e-4)
     }
 }
+
+@Suite("Winograd convolutions over whole networks")
+struct WinogradPlanTests {
+    /// At resolution 64 ResNet's first stage is 16x16 (F(4x4)) and its second 8x8 (F(2x2)); VGG at
+    /// 48 runs F(4x4) at 48, 24 and 12 and F(2x2) at 6. The plan with Winograd stays within the
+    /// plan-vs-reference bound, and so does the one without it.
+    @Test(arguments: [SmallModel(spec: "resnet", variant: "18", sets: ["resolution=64"]),
+                      SmallModel(spec: "resnet", variant: "50", sets: ["resolution=64"]),
+                      SmallModel(spec: "vgg16", variant: nil, sets: ["resolution=48"])])
+    func withAndWithoutWinograd(_ m: SmallModel) throws {
+        let graph = try PlanFixtures.load(m)
+        let weights = PlanFixtures.weights(graph)
+        let x = PlanFixtures.input(graph, batch: 1)
+        let expected = try ReferenceInterpreter.run(graph: graph, weights: weights, input: x, batch: 1)
+        let with = compile(graph)
+        let without = compile(graph, options: CompileOptions(disabled: ["winograd"]))
+        let kernels = with.steps.map(\.kind.kernelName)
+        #expect(kernels.contains("winograd 3 F(4x4)") && kernels.contains("winograd 3 F(2x2)"))
+        #expect(!without.steps.contains { $0.kind.kernelName.hasPrefix("winograd") })
+        let a = try CompiledModel(plan: with, weights: weights, batch: 1, threads: 2).run(x)
+        let b = try CompiledModel(plan: without, weights: weights, batch: 1, threads: 2).run(x)
+        let errWith = PlanFixtures.relativeError(a, expected), errWithout = PlanFixtures.relativeError(b, expected)
+        print("winograd \(m.testDescription): relative error \(errWith) with, \(errWithout) without")
+        #expect(errWith <= 1e-4 && errWithout <= 1e-4, "with \(errWith), without \(errWithout)")
+        let one = try CompiledModel(plan: with, weights: weights, batch: 1, threads: 1).run(x)
+        #expect(one == a)
+    }
+}
