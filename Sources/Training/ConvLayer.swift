@@ -247,10 +247,7 @@ final class ConvLayer: TrainLayer, @unchecked Sendable {
                                       partial: ps.pointer + c * size, scratch: scratch)
                 }
             }
-            for c in 1..<max(1, chunks) {
-                let p = wp + c * size
-                for i in 0..<size { wp[i] += p[i] }
-            }
+            sumChunkPartials(wp, chunks: chunks, size: size, into: wp)
             wf.kernelGradient(wp, into: grads[0])
             return
         }
@@ -265,12 +262,7 @@ final class ConvLayer: TrainLayer, @unchecked Sendable {
                                           out: ps.pointer + c * size)
                 }
             }
-            let dw = grads[0]
-            dw.update(from: directPartials, count: size)
-            for c in 1..<max(1, chunks) {
-                let p = directPartials + c * size
-                for i in 0..<size { dw[i] += p[i] }
-            }
+            sumChunkPartials(directPartials, chunks: chunks, size: size, into: grads[0])
         } else {
         // dW per group into [(tap, ci)][co_g], then into OIHW.
         if let rowDW, let rp = rowPartials, directConvEnabled {
@@ -284,11 +276,7 @@ final class ConvLayer: TrainLayer, @unchecked Sendable {
                               out: ps.pointer + c * size)
                 }
             }
-            dwScratch.update(from: rp, count: size)
-            for c in 1..<max(1, chunks) {
-                let p = rp + c * size
-                for i in 0..<size { dwScratch[i] += p[i] }
-            }
+            sumChunkPartials(rp, chunks: chunks, size: size, into: dwScratch)
         } else {
         if cg % 32 == 0 && directConvEnabled {
             // Whole 32-channel blocks per tap: dWᵀ through the table as B (see tableGemm),
@@ -518,4 +506,15 @@ extension ConvLayer {
 struct TablePointer: @unchecked Sendable {
     let pointer: UnsafePointer<UnsafePointer<Float>>
     init(_ p: UnsafeMutablePointer<UnsafePointer<Float>>) { pointer = UnsafePointer(p) }
+}
+
+/// Sums per-chunk partial results (`chunks` blocks of `size` floats from `partials`) into `out`
+/// in chunk order, so the sum does not depend on how the chunks were spread over threads.
+/// `out` may be `partials` itself (chunk 0 then stays in place).
+func sumChunkPartials(_ partials: UnsafeMutablePointer<Float>, chunks: Int, size: Int, into out: UnsafeMutablePointer<Float>) {
+    if out != partials { out.update(from: partials, count: size) }
+    for c in 1..<max(1, chunks) {
+        let p = partials + c * size
+        for i in 0..<size { out[i] += p[i] }
+    }
 }
