@@ -35,7 +35,7 @@ let expLowerLimit: Float = -87.33654
 
 /// Clamps to [-87.33654, 88] so that n = round(x / ln2) lies in [-126, 127] and 2^n is one
 /// normal float (no two-factor scaling). NaN passes through.
-@inline(__always)
+@_transparent
 func clampExpArgument(_ x: SIMD16<Float>) -> SIMD16<Float> {
     let lo = SIMD16<Float>(repeating: expLowerLimit)
     let hi = SIMD16<Float>(repeating: 88)
@@ -45,7 +45,7 @@ func clampExpArgument(_ x: SIMD16<Float>) -> SIMD16<Float> {
 /// e^x for x already in the clamped range. 18 vector instructions; this is the inner cost of
 /// every SiLU, sigmoid and softmax, so it is kept short (the previous Cephes degree-7 form with
 /// a two-factor 2^n took ~2.5x longer per vector for no gain in accuracy).
-@inline(__always)
+@_transparent
 func expOfClamped(_ x: SIMD16<Float>) -> SIMD16<Float> {
     // Round x*log2(e) to the nearest integer with the 1.5*2^23 trick: after the add, the low
     // mantissa bits of t hold n (the stdlib's `rounded` and Float->Int32 SIMD conversions are
@@ -70,35 +70,35 @@ func expOfClamped(_ x: SIMD16<Float>) -> SIMD16<Float> {
 
 /// Lane-wise max; NaN in `a` propagates. Written as compare+blend because the stdlib's
 /// `pointwiseMax` is scalarized (118 instructions instead of 2).
-@inline(__always)
+@_transparent
 public func max16(_ a: SIMD16<Float>, _ b: SIMD16<Float>) -> SIMD16<Float> { a.replacing(with: b, where: a .< b) }
 
 /// Lane-wise min; NaN in `a` propagates.
-@inline(__always)
+@_transparent
 public func min16(_ a: SIMD16<Float>, _ b: SIMD16<Float>) -> SIMD16<Float> { a.replacing(with: b, where: b .< a) }
 
 /// min(max(x, lo), hi) lane-wise. (The stdlib's generic `clamped(lowerBound:upperBound:)`
 /// is not lowered to vector min/max and costs more than a whole GEMM tile; never use it here.)
-@inline(__always)
+@_transparent
 public func clamp16(_ x: SIMD16<Float>, _ lo: SIMD16<Float>, _ hi: SIMD16<Float>) -> SIMD16<Float> {
     min16(max16(x, lo), hi)
 }
 
 /// |x| by clearing the sign bits.
-@inline(__always)
+@_transparent
 public func abs16(_ x: SIMD16<Float>) -> SIMD16<Float> {
     unsafeBitCast(unsafeBitCast(x, to: SIMD16<UInt32>.self) & SIMD16<UInt32>(repeating: 0x7fff_ffff), to: SIMD16<Float>.self)
 }
 
 /// Logistic sigmoid 1 / (1 + e^-x), with e^-x clamped at e^88: relative accuracy holds for
 /// x > -87 (below that the result is under 1e-38 and flushes towards 0).
-@inline(__always)
+@_transparent
 func sigmoidInline(_ x: SIMD16<Float>) -> SIMD16<Float> {
     SIMD16<Float>(repeating: 1) / (SIMD16<Float>(repeating: 1) + expOfClamped(clampExpArgument(-x)))
 }
 
 /// SiLU (swish): x * sigmoid(x), computed as x / (1 + e^-x) (one division, as PyTorch does).
-@inline(__always)
+@_transparent
 func siluInline(_ x: SIMD16<Float>) -> SIMD16<Float> {
     x / (SIMD16<Float>(repeating: 1) + expOfClamped(clampExpArgument(-x)))
 }
@@ -106,7 +106,7 @@ func siluInline(_ x: SIMD16<Float>) -> SIMD16<Float> {
 /// tanh. For |x| >= 0.4: sign(x) * (1 - 2 / (e^(2|x|) + 1)) (at most ~1.5 bits lost to
 /// cancellation at the threshold); below it the odd Taylor series through x^13, whose
 /// truncation error there is < 1e-8 relative.
-@inline(__always)
+@_transparent
 func tanhInline(_ x: SIMD16<Float>) -> SIMD16<Float> {
     let ax = abs16(x)
     let e = exp16(SIMD16<Float>(repeating: 2) * ax)
