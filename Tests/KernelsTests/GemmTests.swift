@@ -69,10 +69,12 @@ func optimizedGemm(_ a: [Float], _ w: PackedWeights, m: Int, residual: [Float]?,
                               referenceGemm(a, b, m: m, n: n, k: k, bias: bias, residual: nil, .none)) <= 1e-5)
     }
 
-    @Test(arguments: allActivations)
-    func epilogue(_ act: Activation) {
-        var rng = SplitMix64(seed: 7)
-        let m = 19, n = 45, k = 29
+    /// Bias, residual and every activation on each tile width: n=21 and 56 end in a 24-wide
+    /// tile (partial and full), n=24 is one, n=45 ends in a 16-wide tile.
+    @Test(arguments: allActivations, [21, 24, 45, 56])
+    func epilogue(_ act: Activation, n: Int) {
+        var rng = SplitMix64(seed: UInt64(7 + n))
+        let m = 19, k = 29
         let a = rng.array(m * k), b = rng.array(k * n), bias = rng.array(n), res = rng.array(m * n)
         let w = PackedWeights.matrix(b, k: k, n: n, bias: bias)
         let ref = referenceGemm(a, b, m: m, n: n, k: k, bias: bias, residual: res, act)
