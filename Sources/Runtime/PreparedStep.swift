@@ -85,6 +85,18 @@ final class PreparedStep: @unchecked Sendable {
         parallelFor(items, threads: threads, alignment: alignment) { [self] r in execute(r) }
     }
 
+    var isNCHWToNHWC: Bool {
+        if case .layout(true, _, _, _, _, _) = kind { return true }
+        return false
+    }
+
+    /// An NCHW→NHWC layout step run on `input` instead of its arena input.
+    func runLayout(reading input: UnsafePointer<Float>, threads: Int) {
+        guard case .layout(true, _, let out, let c, let hw, let pixels) = kind else { preconditionFailure("not an NCHW→NHWC layout step") }
+        let x = SendablePointer(input), o = SendableMutablePointer(out)
+        parallelFor(pixels, threads: threads) { r in nchwToNhwc(input: x.pointer, output: o.pointer, channels: c, pixelsPerImage: hw, pixels: r) }
+    }
+
     /// Runs work items `r` (vector-of-16 chunks for elementwise kinds).
     private func execute(_ r: Range<Int>) {
         func elements(_ n: Int) -> Range<Int> { (r.lowerBound * 16)..<min(n, r.upperBound * 16) }
