@@ -131,7 +131,7 @@ func tanhInline(_ x: SIMD16<Float>) -> SIMD16<Float> {
 @inline(never) public func tanh16(_ x: SIMD16<Float>) -> SIMD16<Float> { tanhInline(x) }
 
 /// Applies `act` to 16 lanes. Cheap activations are inlined; exp-based ones call out of line.
-@inline(__always)
+@_transparent
 public func activate(_ v: SIMD16<Float>, _ act: Activation) -> SIMD16<Float> {
     switch act {
     case .none:

@@ -319,7 +319,7 @@ func outputTile4(_ g: WinogradGeometry, m: UnsafeMutablePointer<Float>, planeStr
 }
 
 /// Finishes up to 4 output pixels of a row (valid ones only): + bias, + residual, activation.
-@inline(__always)
+@_transparent
 func store4(_ y0: SIMD16<Float>, _ y1: SIMD16<Float>, _ y2: SIMD16<Float>, _ y3: SIMD16<Float>, _ valid: Int,
             nc: Int, bias: SIMD16<Float>, pixel: Int, c0: Int, cout: Int, output: UnsafeMutablePointer<Float>, _ e: Epilogue) {
     finishPixel(y0, nc: nc, bias: bias, pixel: pixel, c0: c0, cout: cout, output: output, e)
@@ -328,7 +328,7 @@ func store4(_ y0: SIMD16<Float>, _ y1: SIMD16<Float>, _ y2: SIMD16<Float>, _ y3:
     if valid > 3 { finishPixel(y3, nc: nc, bias: bias, pixel: pixel + 3, c0: c0, cout: cout, output: output, e) }
 }
 
-@inline(__always)
+@_transparent
 func finishPixel(_ y: SIMD16<Float>, nc: Int, bias: SIMD16<Float>, pixel: Int, c0: Int, cout: Int,
                  output: UnsafeMutablePointer<Float>, _ e: Epilogue) {
     var x = y + bias
