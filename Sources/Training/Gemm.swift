@@ -37,7 +37,7 @@ struct AView: @unchecked Sendable {
     }
 }
 
-@inline(__always)
+@_transparent
 func storeRow(_ v0: SIMD16<Float>, _ v1: SIMD16<Float>, _ two: Bool, _ c: UnsafeMutablePointer<Float>, _ nc: Int, _ acc: Bool) {
     if two {
         if nc == 32 {
@@ -52,7 +52,7 @@ func storeRow(_ v0: SIMD16<Float>, _ v1: SIMD16<Float>, _ two: Bool, _ c: Unsafe
 
 /// One R × (16 or 32) tile over reduction indices k0..<k1. `mode` 0: strided A; 1: indirect.
 /// R, two and mode are constants after inlining.
-@inline(__always)
+@_transparent
 func gemmTile(_ R: Int, _ two: Bool, _ mode: Int, _ A: AView, _ i0: Int, _ k0: Int, _ k1: Int,
               _ b: UnsafePointer<Float>, _ ldb: Int, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ nc: Int, _ acc: Bool) {
     let z = SIMD16<Float>(repeating: 0)
@@ -79,20 +79,14 @@ func gemmTile(_ R: Int, _ two: Bool, _ mode: Int, _ A: AView, _ i0: Int, _ k0: I
         let w0 = load16(bp)
         let w1 = two ? load16(bp + 16) : z
         bp += ldb
-        @inline(__always) func x(_ r: Int, _ t: Int, _ e: Int) -> SIMD16<Float> {
-            if mode == 1 {
-                return SIMD16<Float>(repeating: table[k * taps + t][e])
-            }
-            return SIMD16<Float>(repeating: a0[r * ai + k * ak])
-        }
-        do { let v = x(0, t0, e0); c0a = c0a.addingProduct(v, w0); if two { c0b = c0b.addingProduct(v, w1) } }
-        if R > 1 { let v = x(1, t1, e1); c1a = c1a.addingProduct(v, w0); if two { c1b = c1b.addingProduct(v, w1) } }
-        if R > 2 { let v = x(2, t2, e2); c2a = c2a.addingProduct(v, w0); if two { c2b = c2b.addingProduct(v, w1) } }
-        if R > 3 { let v = x(3, t3, e3); c3a = c3a.addingProduct(v, w0); if two { c3b = c3b.addingProduct(v, w1) } }
-        if R > 4 { let v = x(4, t4, e4); c4a = c4a.addingProduct(v, w0); if two { c4b = c4b.addingProduct(v, w1) } }
-        if R > 5 { let v = x(5, t5, e5); c5a = c5a.addingProduct(v, w0); if two { c5b = c5b.addingProduct(v, w1) } }
-        if R > 6 { let v = x(6, t6, e6); c6a = c6a.addingProduct(v, w0); if two { c6b = c6b.addingProduct(v, w1) } }
-        if R > 7 { let v = x(7, t7, e7); c7a = c7a.addingProduct(v, w0); if two { c7b = c7b.addingProduct(v, w1) } }
+        do { let v = mode == 1 ? SIMD16<Float>(repeating: table[k * taps + t0][e0]) : SIMD16<Float>(repeating: a0[0 * ai + k * ak]); c0a = c0a.addingProduct(v, w0); if two { c0b = c0b.addingProduct(v, w1) } }
+        if R > 1 { let v = mode == 1 ? SIMD16<Float>(repeating: table[k * taps + t1][e1]) : SIMD16<Float>(repeating: a0[1 * ai + k * ak]); c1a = c1a.addingProduct(v, w0); if two { c1b = c1b.addingProduct(v, w1) } }
+        if R > 2 { let v = mode == 1 ? SIMD16<Float>(repeating: table[k * taps + t2][e2]) : SIMD16<Float>(repeating: a0[2 * ai + k * ak]); c2a = c2a.addingProduct(v, w0); if two { c2b = c2b.addingProduct(v, w1) } }
+        if R > 3 { let v = mode == 1 ? SIMD16<Float>(repeating: table[k * taps + t3][e3]) : SIMD16<Float>(repeating: a0[3 * ai + k * ak]); c3a = c3a.addingProduct(v, w0); if two { c3b = c3b.addingProduct(v, w1) } }
+        if R > 4 { let v = mode == 1 ? SIMD16<Float>(repeating: table[k * taps + t4][e4]) : SIMD16<Float>(repeating: a0[4 * ai + k * ak]); c4a = c4a.addingProduct(v, w0); if two { c4b = c4b.addingProduct(v, w1) } }
+        if R > 5 { let v = mode == 1 ? SIMD16<Float>(repeating: table[k * taps + t5][e5]) : SIMD16<Float>(repeating: a0[5 * ai + k * ak]); c5a = c5a.addingProduct(v, w0); if two { c5b = c5b.addingProduct(v, w1) } }
+        if R > 6 { let v = mode == 1 ? SIMD16<Float>(repeating: table[k * taps + t6][e6]) : SIMD16<Float>(repeating: a0[6 * ai + k * ak]); c6a = c6a.addingProduct(v, w0); if two { c6b = c6b.addingProduct(v, w1) } }
+        if R > 7 { let v = mode == 1 ? SIMD16<Float>(repeating: table[k * taps + t7][e7]) : SIMD16<Float>(repeating: a0[7 * ai + k * ak]); c7a = c7a.addingProduct(v, w0); if two { c7b = c7b.addingProduct(v, w1) } }
     }
     let cr = c + i0 * ldc
     storeRow(c0a, c0b, two, cr, nc, acc)
@@ -105,7 +99,7 @@ func gemmTile(_ R: Int, _ two: Bool, _ mode: Int, _ A: AView, _ i0: Int, _ k0: I
     if R > 7 { storeRow(c7a, c7b, two, cr + 7 * ldc, nc, acc) }
 }
 
-@inline(__always)
+@_transparent
 func tileRows(_ R: Int, _ two: Bool, _ mode: Int, _ A: AView, _ i0: Int, _ k0: Int, _ k1: Int,
               _ b: UnsafePointer<Float>, _ ldb: Int, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ nc: Int, _ acc: Bool) {
     switch R {
@@ -120,24 +114,67 @@ func tileRows(_ R: Int, _ two: Bool, _ mode: Int, _ A: AView, _ i0: Int, _ k0: I
     }
 }
 
+/// Strided A, specialized for unit stride along k (row-major A), along i (A transposed), or
+/// neither. Each (stride case, width) pair is its own small function: the tile helpers are
+/// force-inlined (`@_transparent`), and with all of them in one function the optimizer stopped
+/// inlining inside it (the same limit as in `Kernels/Gemm.swift`), leaving `tileRows` an
+/// out-of-line call with `two` and `mode` as run-time values in its inner loop.
 @inline(never)
 func tileStrided(_ R: Int, _ two: Bool, _ A: AView, _ i0: Int, _ k0: Int, _ k1: Int,
                  _ b: UnsafePointer<Float>, _ ldb: Int, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ nc: Int, _ acc: Bool) {
     if A.ak == 1 {
         var v = A; v.ak = 1
-        if two { tileRows(R, true, 0, v, i0, k0, k1, b, ldb, c, ldc, nc, acc) } else { tileRows(R, false, 0, v, i0, k0, k1, b, ldb, c, ldc, nc, acc) }
+        if two { tileRowMajor32(R, v, i0, k0, k1, b, ldb, c, ldc, nc, acc) } else { tileRowMajor16(R, v, i0, k0, k1, b, ldb, c, ldc, nc, acc) }
     } else if A.ai == 1 {
         var v = A; v.ai = 1
-        if two { tileRows(R, true, 0, v, i0, k0, k1, b, ldb, c, ldc, nc, acc) } else { tileRows(R, false, 0, v, i0, k0, k1, b, ldb, c, ldc, nc, acc) }
+        if two { tileTransposed32(R, v, i0, k0, k1, b, ldb, c, ldc, nc, acc) } else { tileTransposed16(R, v, i0, k0, k1, b, ldb, c, ldc, nc, acc) }
     } else {
-        if two { tileRows(R, true, 0, A, i0, k0, k1, b, ldb, c, ldc, nc, acc) } else { tileRows(R, false, 0, A, i0, k0, k1, b, ldb, c, ldc, nc, acc) }
+        if two { tileGeneral32(R, A, i0, k0, k1, b, ldb, c, ldc, nc, acc) } else { tileGeneral16(R, A, i0, k0, k1, b, ldb, c, ldc, nc, acc) }
     }
+}
+
+@inline(never) func tileRowMajor32(_ R: Int, _ A: AView, _ i0: Int, _ k0: Int, _ k1: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
+                                   _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ nc: Int, _ acc: Bool) {
+    var v = A; v.ak = 1
+    tileRows(R, true, 0, v, i0, k0, k1, b, ldb, c, ldc, nc, acc)
+}
+@inline(never) func tileRowMajor16(_ R: Int, _ A: AView, _ i0: Int, _ k0: Int, _ k1: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
+                                   _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ nc: Int, _ acc: Bool) {
+    var v = A; v.ak = 1
+    tileRows(R, false, 0, v, i0, k0, k1, b, ldb, c, ldc, nc, acc)
+}
+@inline(never) func tileTransposed32(_ R: Int, _ A: AView, _ i0: Int, _ k0: Int, _ k1: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
+                                     _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ nc: Int, _ acc: Bool) {
+    var v = A; v.ai = 1
+    tileRows(R, true, 0, v, i0, k0, k1, b, ldb, c, ldc, nc, acc)
+}
+@inline(never) func tileTransposed16(_ R: Int, _ A: AView, _ i0: Int, _ k0: Int, _ k1: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
+                                     _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ nc: Int, _ acc: Bool) {
+    var v = A; v.ai = 1
+    tileRows(R, false, 0, v, i0, k0, k1, b, ldb, c, ldc, nc, acc)
+}
+@inline(never) func tileGeneral32(_ R: Int, _ A: AView, _ i0: Int, _ k0: Int, _ k1: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
+                                  _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ nc: Int, _ acc: Bool) {
+    tileRows(R, true, 0, A, i0, k0, k1, b, ldb, c, ldc, nc, acc)
+}
+@inline(never) func tileGeneral16(_ R: Int, _ A: AView, _ i0: Int, _ k0: Int, _ k1: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
+                                  _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ nc: Int, _ acc: Bool) {
+    tileRows(R, false, 0, A, i0, k0, k1, b, ldb, c, ldc, nc, acc)
 }
 
 @inline(never)
 func tileIndirect(_ R: Int, _ two: Bool, _ A: AView, _ i0: Int, _ k0: Int, _ k1: Int,
                   _ b: UnsafePointer<Float>, _ ldb: Int, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ nc: Int, _ acc: Bool) {
-    if two { tileRows(R, true, 1, A, i0, k0, k1, b, ldb, c, ldc, nc, acc) } else { tileRows(R, false, 1, A, i0, k0, k1, b, ldb, c, ldc, nc, acc) }
+    if two { tileIndirect32(R, A, i0, k0, k1, b, ldb, c, ldc, nc, acc) } else { tileIndirect16(R, A, i0, k0, k1, b, ldb, c, ldc, nc, acc) }
+}
+
+@inline(never) func tileIndirect32(_ R: Int, _ A: AView, _ i0: Int, _ k0: Int, _ k1: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
+                                   _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ nc: Int, _ acc: Bool) {
+    tileRows(R, true, 1, A, i0, k0, k1, b, ldb, c, ldc, nc, acc)
+}
+@inline(never) func tileIndirect16(_ R: Int, _ A: AView, _ i0: Int, _ k0: Int, _ k1: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
+                                   _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ nc: Int, _ acc: Bool) {
+    tileRows(R, false, 1, A, i0, k0, k1, b, ldb, c, ldc, nc, acc)
 }
 
 /// C[i, j] = (C[i, j] if accumulate) + Σ_k A[i, k] B[k, j] for i < m, j < n, k < kTotal.
