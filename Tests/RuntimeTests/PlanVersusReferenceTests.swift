@@ -136,6 +136,24 @@ struct PlanVersusReferenceTests {
         }
     }
 
+    /// `profile` (modelc bench --profile) runs the same steps as `run`, the first one also
+    /// reading the caller's input in place, and times each step once.
+    @Test func profileComputesWhatRunComputes() throws {
+        let graph = try PlanFixtures.load(SmallModel(spec: "mobilenet_v2", variant: nil, sets: ["resolution=32"]))
+        let weights = PlanFixtures.weights(graph)
+        let x = PlanFixtures.input(graph, batch: 2)
+        let plan = compile(graph)
+        let model = try CompiledModel(plan: plan, weights: weights, batch: 2, threads: 2)
+        let viaRun = model.run(x)
+        var viaProfile = [Float](repeating: .nan, count: model.outputCount)
+        let times = x.withUnsafeBufferPointer { xp in
+            viaProfile.withUnsafeMutableBufferPointer { model.profile(input: xp.baseAddress!, output: $0.baseAddress!) }
+        }
+        #expect(viaProfile == viaRun)
+        #expect(times.count == plan.steps.count)
+        #expect(times.allSatisfy { $0 >= 0 })
+    }
+
     /// A batch of 3 gives each sample what a batch of 1 gives it.
     @Test func batchOfThreeEqualsThreeBatchesOfOne() throws {
         let graph = try PlanFixtures.load(SmallModel(spec: "resnet", variant: "18", sets: ["resolution=32"]))
