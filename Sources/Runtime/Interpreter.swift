@@ -46,9 +46,12 @@ public final class CompiledModel: @unchecked Sendable {
         } catch {
             throw RuntimeError(message: "cannot instantiate the plan: missing tensor '\(error.name)'")
         }
-        if let first = plan.steps.first, first.inputs == [plan.input], first.output != plan.input, steps[0].isNCHWToNHWC,
-           plan.steps.dropFirst().allSatisfy({ !$0.inputs.contains(plan.input) && $0.residual != plan.input && $0.gate != plan.input }),
-           plan.output != plan.input {
+        // Buffers sharing the input's storage (views of it) count as the input.
+        let inputStorage = plan.buffers[plan.input].storage
+        func readsInput(_ b: Int?) -> Bool { b.map { plan.buffers[$0].storage == inputStorage } ?? false }
+        if let first = plan.steps.first, first.inputs == [plan.input], !readsInput(first.output), steps[0].isNCHWToNHWC,
+           plan.steps.dropFirst().allSatisfy({ !$0.inputs.contains(where: readsInput) && !readsInput($0.residual) && !readsInput($0.gate) }),
+           !readsInput(plan.output) {
             layoutReadsCallerInput = true
         }
     }
