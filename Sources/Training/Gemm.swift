@@ -115,7 +115,7 @@ func tileRows(_ R: Int, _ two: Bool, _ mode: Int, _ A: AView, _ i0: Int, _ k0: I
 }
 
 /// Strided A, specialized for unit stride along k (row-major A), along i (A transposed), or
-/// neither. Each (stride case, width) pair is its own small function: the tile helpers are
+/// neither (each wrapper sets the unit stride again, so the constant is visible inside it). Each (stride case, width) pair is its own small function: the tile helpers are
 /// force-inlined (`@_transparent`), and with all of them in one function the optimizer stopped
 /// inlining inside it (the same limit as in `Kernels/Gemm.swift`), leaving `tileRows` an
 /// out-of-line call with `two` and `mode` as run-time values in its inner loop.
@@ -123,11 +123,9 @@ func tileRows(_ R: Int, _ two: Bool, _ mode: Int, _ A: AView, _ i0: Int, _ k0: I
 func tileStrided(_ R: Int, _ two: Bool, _ A: AView, _ i0: Int, _ k0: Int, _ k1: Int,
                  _ b: UnsafePointer<Float>, _ ldb: Int, _ c: UnsafeMutablePointer<Float>, _ ldc: Int, _ nc: Int, _ acc: Bool) {
     if A.ak == 1 {
-        var v = A; v.ak = 1
-        if two { tileRowMajor32(R, v, i0, k0, k1, b, ldb, c, ldc, nc, acc) } else { tileRowMajor16(R, v, i0, k0, k1, b, ldb, c, ldc, nc, acc) }
+        if two { tileRowMajor32(R, A, i0, k0, k1, b, ldb, c, ldc, nc, acc) } else { tileRowMajor16(R, A, i0, k0, k1, b, ldb, c, ldc, nc, acc) }
     } else if A.ai == 1 {
-        var v = A; v.ai = 1
-        if two { tileTransposed32(R, v, i0, k0, k1, b, ldb, c, ldc, nc, acc) } else { tileTransposed16(R, v, i0, k0, k1, b, ldb, c, ldc, nc, acc) }
+        if two { tileTransposed32(R, A, i0, k0, k1, b, ldb, c, ldc, nc, acc) } else { tileTransposed16(R, A, i0, k0, k1, b, ldb, c, ldc, nc, acc) }
     } else {
         if two { tileGeneral32(R, A, i0, k0, k1, b, ldb, c, ldc, nc, acc) } else { tileGeneral16(R, A, i0, k0, k1, b, ldb, c, ldc, nc, acc) }
     }
