@@ -234,49 +234,27 @@ final class ConvLayer: TrainLayer, @unchecked Sendable {
         let g = geometry.withBatch(s.n)
         let pixels = g.outputPixels
         let cg = g.inChannelsPerGroup, ng = g.outChannelsPerGroup, taps = g.taps, k = taps * cg
+        let xs = SendablePointer(x[0]), gs = SendablePointer(dy), work = Int(g.flops / 2)
         if let wf = winograd, let wp = winogradPartials, directConvEnabled {
-            // Fixed image chunks, partial dU summed in chunk order, then dW = Gᵀ dU G.
-            let chunks = (s.n + directChunk - 1) / directChunk, size = wf.weightFloats
-            let xs = SendablePointer(x[0]), gs = SendablePointer(dy), ps = SendableMutablePointer(wp)
-            let n = s.n
-            parallel(chunks, threads: s.threads, work: Int(g.flops / 2)) { r in
-                let scratch = UnsafeMutablePointer<Float>.allocate(capacity: wf.gradientScratchFloats)
-                defer { scratch.deallocate() }
-                for c in r {
-                    wf.weightGradient(x: xs.pointer, dy: gs.pointer, images: (c * directChunk)..<min(n, (c + 1) * directChunk),
-                                      partial: ps.pointer + c * size, scratch: scratch)
-                }
+            // Partial dU per image chunk, then dW = Gᵀ dU G.
+            reduceOverImageChunks(s, partialFloats: wf.weightFloats, partials: wp, into: wp, work: work,
+                                  scratchFloats: wf.gradientScratchFloats) { images, partial, scratch in
+                wf.weightGradient(x: xs.pointer, dy: gs.pointer, images: images, partial: partial, scratch: scratch!)
             }
-            sumChunkPartials(wp, chunks: chunks, size: size, into: wp)
             wf.kernelGradient(wp, into: grads[0])
             return
         }
         if let direct, directConvEnabled {
-            // dW in fixed image chunks, summed in chunk order ([co][tap] is OIHW for Cin = 1).
-            let chunks = (s.n + directChunk - 1) / directChunk, size = direct.partialFloats
-            let xs = SendablePointer(x[0]), gs = SendablePointer(dy), ps = SendableMutablePointer(directPartials)
-            let n = s.n
-            parallel(chunks, threads: s.threads, work: Int(g.flops / 2)) { r in
-                for c in r {
-                    direct.weightGradient(x: xs.pointer, dy: gs.pointer, images: (c * directChunk)..<min(n, (c + 1) * directChunk),
-                                          out: ps.pointer + c * size)
-                }
+            // [co][tap] is OIHW for Cin = 1.
+            reduceOverImageChunks(s, partialFloats: direct.partialFloats, partials: directPartials, into: grads[0], work: work) { images, partial, _ in
+                direct.weightGradient(x: xs.pointer, dy: gs.pointer, images: images, out: partial)
             }
-            sumChunkPartials(directPartials, chunks: chunks, size: size, into: grads[0])
         } else {
         // dW per group into [(tap, ci)][co_g], then into OIHW.
         if let rowDW, let rp = rowPartials, directConvEnabled {
-            // Fixed image chunks summed in chunk order (independent of the thread count).
-            let chunks = (s.n + directChunk - 1) / directChunk, size = rowDW.partialFloats
-            let xs = SendablePointer(x[0]), gs = SendablePointer(dy), ps = SendableMutablePointer(rp)
-            let n = s.n
-            parallel(chunks, threads: s.threads, work: Int(g.flops / 2)) { r in
-                for c in r {
-                    rowDW.run(x: xs.pointer, dy: gs.pointer, images: (c * directChunk)..<min(n, (c + 1) * directChunk),
-                              out: ps.pointer + c * size)
-                }
+            reduceOverImageChunks(s, partialFloats: rowDW.partialFloats, partials: rp, into: dwScratch, work: work) { images, partial, _ in
+                rowDW.run(x: xs.pointer, dy: gs.pointer, images: images, out: partial)
             }
-            sumChunkPartials(rp, chunks: chunks, size: size, into: dwScratch)
         } else {
         if cg % 32 == 0 && directConvEnabled {
             // Whole 32-channel blocks per tap: dWᵀ through the table as B (see tableGemm),
@@ -511,6 +489,29 @@ struct TablePointer: @unchecked Sendable {
 /// Sums per-chunk partial results (`chunks` blocks of `size` floats from `partials`) into `out`
 /// in chunk order, so the sum does not depend on how the chunks were spread over threads.
 /// `out` may be `partials` itself (chunk 0 then stays in place).
+extension ConvLayer {
+    /// Runs `body(images, partial, scratch)` on fixed chunks of `directChunk` images over the
+    /// threads (chunk c writes `partials + c * partialFloats`; with `scratchFloats` > 0 each
+    /// thread gets that much scratch for its chunks, else nil), then sums the partials in chunk order into `out` (which may
+    /// be `partials`): the result does not depend on the thread count.
+    fileprivate func reduceOverImageChunks(
+        _ s: RunState, partialFloats size: Int, partials: UnsafeMutablePointer<Float>, into out: UnsafeMutablePointer<Float>,
+        work: Int, scratchFloats: Int = 0,
+        _ body: @escaping @Sendable (Range<Int>, UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>?) -> Void
+    ) {
+        let chunks = (s.n + directChunk - 1) / directChunk, n = s.n
+        let ps = SendableMutablePointer(partials)
+        parallel(chunks, threads: s.threads, work: work) { r in
+            let scratch = scratchFloats > 0 ? UnsafeMutablePointer<Float>.allocate(capacity: scratchFloats) : nil
+            defer { scratch?.deallocate() }
+            for c in r {
+                body((c * directChunk)..<min(n, (c + 1) * directChunk), ps.pointer + c * size, scratch)
+            }
+        }
+        sumChunkPartials(partials, chunks: chunks, size: size, into: out)
+    }
+}
+
 func sumChunkPartials(_ partials: UnsafeMutablePointer<Float>, chunks: Int, size: Int, into out: UnsafeMutablePointer<Float>) {
     if out != partials { out.update(from: partials, count: size) }
     for c in 1..<max(1, chunks) {
