@@ -70,17 +70,10 @@ struct PointwiseDepthwiseTests {
     }
 }
 
-/// SplitMix64 floats in [-scale, scale).
-struct TestRNG {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+/// The runtime's own SplitMix64 (`Initializer.Random`), with test floats in [-scale, scale).
+typealias TestRNG = Initializer.Random
+
+extension Initializer.Random {
     mutating func floats(_ n: Int, scale: Float = 1) -> [Float] {
         (0..<n).map { _ in Float(Double(next() >> 11) / Double(1 << 53) * 2 - 1) * scale }
     }
